@@ -1,0 +1,72 @@
+"""A chip: the fixed identity of every device and converter, drawn from the chip's key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+from jaxtyping import Array
+
+from device_models import DeviceIdentity
+from device_models._checks import ParameterError
+
+from ._keys import stream
+from ._periphery import PeripheryIdentity, draw_periphery
+from ._spec import HardwareSpec
+
+
+class LayerIdentity(eqx.Module):
+    """The devices and converters one weight matrix of shape (rows, cols) is mapped onto.
+
+    Attributes:
+        devices: identity of the differential pairs, fields of shape (2, rows, cols);
+            index 0 is the G+ device, 1 the G- device.
+        periphery: that layer's DAC and ADC errors.
+    """
+
+    devices: DeviceIdentity
+    periphery: PeripheryIdentity
+
+
+class ChipIdentity(eqx.Module):
+    """Everything fixed about one chip: one `LayerIdentity` per analog layer."""
+
+    layers: tuple[LayerIdentity, ...]
+
+
+def tile_counts(spec: HardwareSpec, rows: int, cols: int) -> tuple[int, int]:
+    """Number of (row, column) tiles a (rows, cols) matrix occupies."""
+    return -(-rows // spec.tile_rows), -(-cols // spec.tile_cols)
+
+
+def make_chip(spec: HardwareSpec, shapes: Sequence[tuple[int, int]], *, key: Array) -> ChipIdentity:
+    """Draw a chip's identity for layers of the given (rows, cols) shapes.
+
+    Args:
+        spec: the hardware spec (device preset, periphery spreads, `variation`).
+        shapes: the (fan_in, fan_out) of each analog layer, in order.
+        key: the chip's key (`chip_key(root, index)`); layer l draws from
+            `stream(key, "identity", l)`, so layer l's devices do not depend on other layers.
+    """
+    layers = []
+    for index, shape in enumerate(shapes):
+        if len(shape) != 2 or min(shape) < 1:
+            raise ParameterError(f"layer {index} shape must be (rows, cols) >= 1; got {shape}")
+        rows, cols = shape
+        k = stream(key, "identity", index)
+        row_tiles, col_tiles = tile_counts(spec, rows, cols)
+        devices = spec.device.draw_identity(
+            (2, rows, cols), key=stream(k, "identity", 0), variation=spec.variation
+        )
+        periphery = draw_periphery(
+            spec.periphery,
+            rows,
+            cols,
+            row_tiles,
+            col_tiles,
+            spec.adc_range,
+            key=stream(k, "identity", 1),
+            scale=spec.variation,
+        )
+        layers.append(LayerIdentity(devices=devices, periphery=periphery))
+    return ChipIdentity(layers=tuple(layers))

@@ -1,0 +1,36 @@
+"""Key derivation by name and index, so a chip is the same chip whatever the fleet size."""
+
+from __future__ import annotations
+
+import jax
+from jaxtyping import Array
+
+# Fixed ids of the independent random streams. Never renumber: it would change every chip.
+STREAMS: dict[str, int] = {
+    "chips": 0,
+    "identity": 1,
+    "program": 2,
+    "read": 3,
+    "update": 4,
+    "calibrate": 5,
+    "train": 6,
+    "verify": 7,
+}
+
+
+def root_key(seed: int) -> Array:
+    """The typed root key of an experiment."""
+    return jax.random.key(seed)
+
+
+def stream(key: Array, name: str, *indices: int | Array) -> Array:
+    """Sub-key of `key` for the stream `name`, then for each index in turn (layer, step, ...)."""
+    key = jax.random.fold_in(key, STREAMS[name])
+    for index in indices:
+        key = jax.random.fold_in(key, index)
+    return key
+
+
+def chip_key(root: Array, index: int | Array) -> Array:
+    """The key of chip number `index` of an experiment: depends on nothing else."""
+    return stream(root, "chips", index)

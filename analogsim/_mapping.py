@@ -1,0 +1,37 @@
+"""Weight mapping: signed weights to differential conductance pairs and a digital scale."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._spec import HardwareSpec
+
+
+def conductance_span(spec: HardwareSpec) -> Array:
+    """(g_lo, g_hi) in microsiemens: a weight of 0 maps to g_lo on both devices, the largest
+    weight magnitude to g_hi on one of them."""
+    device = spec.device
+    g_lo = jnp.asarray(device.g_min, jnp.float32)
+    g_hi = g_lo + spec.g_max_fraction * (device.g_max - device.g_min)
+    return g_lo, g_hi
+
+
+def weight_scale(spec: HardwareSpec, w: Float[Array, "rows cols"]) -> Float[Array, " cols"]:
+    """The digital scale kept beside the array: max |w| per column or per layer, shape (cols,)."""
+    if spec.weight_scale == "column":
+        scale = jnp.max(jnp.abs(w), axis=0)
+    else:
+        scale = jnp.broadcast_to(jnp.max(jnp.abs(w)), w.shape[1:])
+    return jnp.maximum(scale, 1e-12)
+
+
+def weights_to_conductances(
+    spec: HardwareSpec, w: Float[Array, "rows cols"], scale: Float[Array, " cols"]
+) -> Float[Array, "2 rows cols"]:
+    """Target conductances (uS) of the (G+, G-) pairs for weights `w` at digital scale `scale`."""
+    g_lo, g_hi = conductance_span(spec)
+    wn = jnp.clip(w / scale, -1.0, 1.0)
+    plus = g_lo + jnp.maximum(wn, 0.0) * (g_hi - g_lo)
+    minus = g_lo + jnp.maximum(-wn, 0.0) * (g_hi - g_lo)
+    return jnp.stack([plus, minus])

@@ -1,0 +1,149 @@
+"""Programming a network onto a chip: open loop, or program-and-verify through the chip."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from device_models import AbstractDeviceModel, DeviceIdentity, DeviceState
+from device_models._checks import ParameterError, check_finite, check_int_range, check_nonnegative
+
+from ._chip import ChipIdentity
+from ._keys import stream
+from ._mapping import weight_scale, weights_to_conductances
+from ._spec import HardwareSpec
+
+ProgramMethod = Literal["open-loop", "verify"]
+
+
+class LayerState(eqx.Module):
+    """What a programmed layer holds: its devices' state and the digital numbers beside it.
+
+    Attributes:
+        devices: state of the (G+, G-) devices, fields of shape (2, rows, cols).
+        scale: digital weight scale per output column, shape (cols,).
+        bias: digital bias, shape (cols,).
+        drift_reference: calibration read right after programming (sum of |outputs| for a
+            full-scale input), used by global drift compensation.
+    """
+
+    devices: DeviceState
+    scale: Float[Array, " cols"]
+    bias: Float[Array, " cols"]
+    drift_reference: Float[Array, ""]
+
+
+class ChipState(eqx.Module):
+    """A chip's programmed state: one `LayerState` per analog layer."""
+
+    layers: tuple[LayerState, ...]
+
+
+def program_and_verify(
+    device: AbstractDeviceModel,
+    identity: DeviceIdentity,
+    g_target: Float[Array, ...],
+    *,
+    key: Array,
+    iterations: int = 10,
+    tolerance: ArrayLike = 0.25,
+    t_verify: ArrayLike = 1.0,
+) -> DeviceState:
+    """Closed-loop write: write, read each device back through this chip, rewrite those off by
+    more than `tolerance`, up to `iterations` times.
+
+    Args:
+        device, identity: the device model and these devices' identity.
+        g_target: target conductances (uS) as the chip's verify read should see them.
+        key: programming key; write i and verify read i take their own sub-keys.
+        iterations: number of verify-and-rewrite rounds after the first write (static).
+        tolerance: accepted |read - target|, microsiemens.
+        t_verify: time of the verify read after each write, seconds (read noise acts).
+
+    The rewrite aims at `previous aim + (target - read)`, so a device's fixed read gain is
+    absorbed, while write noise, read noise in the verify, each device's range and stuck
+    devices are not. Devices already within tolerance are left alone.
+    """
+    check_int_range("iterations", iterations, 0, 10_000)
+    check_nonnegative("tolerance", tolerance, unit="uS")
+    check_nonnegative("t_verify", t_verify, unit="s")
+    state = device.program(identity, g_target, key=stream(key, "program", 0))
+
+    def body(i: Array, carry: tuple[DeviceState, Array]) -> tuple[DeviceState, Array]:
+        state, aim = carry
+        read = device.conductance(identity, state, t_verify, key=stream(key, "verify", i))
+        error = g_target - read
+        done = jnp.abs(error) <= tolerance
+        new_aim = jnp.where(done, aim, aim + error)
+        rewritten = device.program(identity, new_aim, key=stream(key, "program", i + 1))
+        state = jax.tree.map(lambda old, new: jnp.where(done, old, new), state, rewritten)
+        return state, new_aim
+
+    state, _ = jax.lax.fori_loop(0, iterations, body, (state, jnp.asarray(g_target)))
+    return state
+
+
+def program_chip(
+    spec: HardwareSpec,
+    chip: ChipIdentity,
+    params: Sequence[dict[str, Array]],
+    *,
+    key: Array,
+    method: ProgramMethod = "open-loop",
+    iterations: int = 10,
+    tolerance: ArrayLike = 0.25,
+) -> ChipState:
+    """Program digital weights onto a chip.
+
+    Args:
+        spec: hardware spec.
+        chip: the chip's identity (`make_chip`), one layer per entry of `params`.
+        params: per layer {"w": (rows, cols), "b": (cols,)}.
+        key: the chip's programming key; layer l uses `stream(key, "program", l)`.
+        method: "open-loop" (one write per device) or "verify" (program-and-verify).
+        iterations, tolerance: program-and-verify settings (tolerance in uS).
+    """
+    from ._forward import calibration_read
+
+    if method not in ("open-loop", "verify"):
+        raise ParameterError(f"method must be 'open-loop' or 'verify'; got {method!r}")
+    if len(params) != len(chip.layers):
+        raise ParameterError(
+            f"params has {len(params)} layers but the chip was made for {len(chip.layers)}"
+        )
+    layers = []
+    for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True)):
+        w, b = p["w"], p["b"]
+        check_finite(f"layer {index} weights", w)
+        check_finite(f"layer {index} bias", b)
+        expect = layer_id.devices.g_max.shape[1:]
+        if tuple(w.shape) != tuple(expect) or tuple(b.shape) != (expect[1],):
+            raise ParameterError(
+                f"layer {index}: weights {tuple(w.shape)} / bias {tuple(b.shape)} do not match "
+                f"the chip's layer shape {tuple(expect)}"
+            )
+        scale = weight_scale(spec, w)
+        g_target = weights_to_conductances(spec, w, scale)
+        k = stream(key, "program", index)
+        if method == "verify":
+            devices = program_and_verify(
+                spec.device,
+                layer_id.devices,
+                g_target,
+                key=k,
+                iterations=iterations,
+                tolerance=tolerance,
+            )
+        else:
+            devices = spec.device.program(layer_id.devices, g_target, key=k)
+        state = LayerState(
+            devices=devices, scale=scale, bias=jnp.asarray(b), drift_reference=jnp.float32(1.0)
+        )
+        reference = calibration_read(spec, layer_id, state, 0.0, key=stream(k, "calibrate"))
+        layers.append(eqx.tree_at(lambda s: s.drift_reference, state, reference))
+    return ChipState(layers=tuple(layers))

@@ -1,0 +1,89 @@
+"""The hardware spec: a device preset, its periphery, tiling and weight mapping."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import equinox as eqx
+from jaxtyping import ArrayLike
+
+from device_models import PCM, AbstractDeviceModel
+from device_models._checks import (
+    ParameterError,
+    check_int_range,
+    check_nonnegative,
+    check_range,
+)
+
+from ._periphery import PeripheryVariation
+
+WeightScale = Literal["column", "layer"]
+InputEncoding = Literal["amplitude", "pwm"]
+
+
+class HardwareSpec(eqx.Module):
+    """Everything fixed about a kind of chip (not one chip: that is its key).
+
+    Signals are in normalized units: a row voltage of 1 is the read voltage V_read (the DAC's
+    full scale); a column output of 1 is the current of one device at the mapping's full
+    conductance span driven at V_read. Numbers are traced leaves (sweepable without
+    recompiling); fields marked static decide the compiled program's shape.
+
+    Attributes:
+        device: the device model of every crossbar cell.
+        dac_bits: input converter resolution, 1..24, or None for an ideal DAC (static).
+        adc_bits: output converter resolution, 1..24, or None for an ideal ADC (static).
+        adc_range: ADC full scale, normalized output units (12, aihwkit's default `out_bound`).
+        output_noise: std of additive noise per conversion, normalized output units
+            (0.04, the forward `out_noise` of Rasch et al., Nat. Commun. 14:5282, 2023).
+        periphery: spreads of DAC/ADC gain and offset (chip identity).
+        variation: multiplier on every identity spread, device and periphery (1 = nominal).
+        g_max_fraction: the largest weight maps to this fraction of the device's g_max.
+        tile_rows, tile_cols: crossbar tile size; larger layers are split over tiles and the
+            row tiles' digitized partial sums added digitally (static).
+        weight_scale: one digital scale per output column or per layer (static).
+        input_encoding: "amplitude" drives rows with a voltage proportional to the input, so
+            each device's I-V nonlinearity acts; "pwm" encodes the input in pulse duration at
+            V_read (IBM HERMES), so it does not (static).
+        noise_management: "abs_max" divides each input vector by its largest magnitude before
+            the DAC and multiplies the output back (aihwkit's default); "none" clips inputs to
+            the DAC's range of +-1 (static).
+        drift_compensation: apply one digital factor per layer from calibration reads right
+            after programming and at read time (aihwkit's GlobalDriftCompensation) (static).
+    """
+
+    device: AbstractDeviceModel = eqx.field(default_factory=PCM)
+    dac_bits: int | None = eqx.field(default=8, static=True)
+    adc_bits: int | None = eqx.field(default=8, static=True)
+    adc_range: ArrayLike = 12.0
+    output_noise: ArrayLike = 0.04
+    periphery: PeripheryVariation = eqx.field(default_factory=PeripheryVariation)
+    variation: ArrayLike = 1.0
+    g_max_fraction: ArrayLike = 1.0
+    tile_rows: int = eqx.field(default=256, static=True)
+    tile_cols: int = eqx.field(default=256, static=True)
+    weight_scale: WeightScale = eqx.field(default="column", static=True)
+    input_encoding: InputEncoding = eqx.field(default="amplitude", static=True)
+    noise_management: Literal["abs_max", "none"] = eqx.field(default="abs_max", static=True)
+    drift_compensation: bool = eqx.field(default=True, static=True)
+
+    def __check_init__(self) -> None:
+        if not isinstance(self.device, AbstractDeviceModel):
+            raise ParameterError(f"device must be a device model, got {type(self.device)}")
+        for name in ("dac_bits", "adc_bits"):
+            if getattr(self, name) is not None:
+                check_int_range(name, getattr(self, name), 1, 24)
+        check_int_range("tile_rows", self.tile_rows, 1, 1 << 16)
+        check_int_range("tile_cols", self.tile_cols, 1, 1 << 16)
+        check_range("adc_range", self.adc_range, 0.0, low_open=True)
+        check_nonnegative("output_noise", self.output_noise)
+        check_nonnegative("variation", self.variation)
+        check_range("g_max_fraction", self.g_max_fraction, 0.0, 1.0, low_open=True)
+        _check_choice("weight_scale", self.weight_scale, ("column", "layer"))
+        _check_choice("input_encoding", self.input_encoding, ("amplitude", "pwm"))
+        _check_choice("noise_management", self.noise_management, ("abs_max", "none"))
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")

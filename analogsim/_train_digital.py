@@ -1,0 +1,75 @@
+"""Digital training (optax) of the networks whose weights are then programmed onto chips."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array
+
+from device_models._checks import check_int_range, check_range
+
+from ._data import Dataset
+from ._keys import stream
+from ._networks import Network, apply_digital, init_params
+
+
+def cross_entropy(logits: Array, labels: Array) -> Array:
+    """Mean softmax cross-entropy with integer labels."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def accuracy(logits: Array, labels: Array) -> Array:
+    """Fraction of argmax predictions equal to `labels`."""
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+
+
+def train_digital(
+    net: Network,
+    data: Dataset,
+    *,
+    key: Array,
+    epochs: int = 60,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+) -> list[dict[str, Array]]:
+    """Train `net` on `data` with Adam; returns per-layer {"w", "b"}.
+
+    Deterministic for a given key: initialization from `stream(key, "train", 0)`, the shuffle
+    of epoch e from `stream(key, "train", 1, e)`. All epochs run in one compiled `scan`.
+    """
+    check_int_range("epochs", epochs, 1, 1_000_000)
+    check_int_range("batch_size", batch_size, 1, 1 << 20)
+    check_range("learning_rate", learning_rate, 0.0, low_open=True)
+    data = data.for_network(net)
+    x = jnp.asarray(data.x_train)
+    y = jnp.asarray(data.y_train)
+    n = x.shape[0]
+    batch_size = min(batch_size, n)
+    steps = n // batch_size
+    params = init_params(net, key=stream(key, "train", 0))
+    opt = optax.adam(learning_rate)
+
+    def loss_fn(p: Sequence[dict[str, Array]], xb: Array, yb: Array) -> Array:
+        return cross_entropy(apply_digital(net, p, xb), yb)
+
+    def epoch(carry, e):
+        p, s = carry
+        perm = jax.random.permutation(stream(key, "train", 1, e), n)[: steps * batch_size]
+        batches = perm.reshape(steps, batch_size)
+
+        def step(carry, idx):
+            p, s = carry
+            loss, g = jax.value_and_grad(loss_fn)(p, x[idx], y[idx])
+            updates, s = opt.update(g, s, p)
+            return (optax.apply_updates(p, updates), s), loss
+
+        (p, s), losses = jax.lax.scan(step, (p, s), batches)
+        return (p, s), losses.mean()
+
+    run = jax.jit(lambda p, s: jax.lax.scan(epoch, (p, s), jnp.arange(epochs)))
+    (params, _), _ = run(params, opt.init(params))
+    return [jax.tree.map(np.asarray, layer) for layer in params]

@@ -1,0 +1,17 @@
+"""device_models: the physics of one analog memory device, with cited presets.
+
+Conductances in microsiemens, times in seconds since programming. Never imports analogsim.
+"""
+
+from ._base import AbstractDeviceModel as AbstractDeviceModel
+from ._checks import ParameterError as ParameterError
+from ._ideal import Ideal as Ideal
+from ._identity import DeviceIdentity as DeviceIdentity
+from ._identity import draw_identity as draw_identity
+from ._pcm import PCM as PCM
+from ._registry import PRESETS as PRESETS
+from ._registry import get_device as get_device
+from ._registry import list_devices as list_devices
+from ._rram import RRAM as RRAM
+from ._state import DeviceState as DeviceState
+from ._variation import DeviceVariation as DeviceVariation
