@@ -9,7 +9,6 @@ from jaxtyping import Array, ArrayLike, Float
 from device_models._checks import check_finite, check_nonnegative
 
 from ._chip import ChipIdentity, LayerIdentity
-from ._keys import stream
 from ._networks import Network, apply
 from ._program import ChipState, LayerState
 from ._spec import HardwareSpec
@@ -44,9 +43,10 @@ def analog_linear(
 ) -> Float[Array, "batch cols"]:
     """One analog layer: x @ W + b as the chip computes it at `t` seconds after programming.
 
-    Read noise is drawn once per call (one read of the array serves the batch); output noise
-    once per conversion. Digital steps: input scaling (noise management), the weight scale,
-    drift compensation and bias.
+    One read of the array (one read-noise draw) serves the whole batch and, under drift
+    compensation, the calibration input that rides along as an extra row of the batch; output
+    noise is drawn per conversion. Digital steps: input scaling (noise management), the
+    weight scale, the drift-compensation factor and the bias.
     """
     g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(key, 0))
     if spec.noise_management == "abs_max":
@@ -54,13 +54,15 @@ def analog_linear(
         s = jnp.where(s > 0, s, 1.0)
     else:
         s = jnp.ones((1, 1), x.dtype)
-    y = analog_mvm(spec, layer, g, x / s, key=jax.random.fold_in(key, 1))
-    y = y * s * state.scale
+    xn = x / s
     if spec.drift_compensation:
-        now = calibration_read(spec, layer, state, t, key=jax.random.fold_in(key, 2))
+        xn = jnp.concatenate([xn, jnp.ones((1, xn.shape[1]), xn.dtype)])
+    y = analog_mvm(spec, layer, g, xn, key=jax.random.fold_in(key, 1))
+    if spec.drift_compensation:
+        y, now = y[:-1], jnp.sum(jnp.abs(y[-1]))
         factor = jnp.where(now > 1e-12, state.drift_reference / now, 1.0)
         y = y * jax.lax.stop_gradient(factor)
-    return y + state.bias
+    return y * s * state.scale + state.bias
 
 
 def apply_analog(
@@ -76,13 +78,13 @@ def apply_analog(
     """Run `x` through the network programmed on `chip`, read `t` seconds after programming.
 
     Args:
-        key: the read key of this evaluation; layer l uses `stream(key, "read", l)`.
+        key: the read key of this evaluation; layer l uses `fold_in(key, l)`.
     """
     check_nonnegative("t", t, unit="s")
     check_finite("inputs", x)
 
     def matmul(index: int, h: Array) -> Array:
-        k = stream(key, "read", index)
+        k = jax.random.fold_in(key, index)
         return analog_linear(spec, chip.layers[index], state.layers[index], h, t=t, key=k)
 
     return apply(net, x, matmul)

@@ -9,8 +9,6 @@ from jaxtyping import Array, ArrayLike, Float
 
 from device_models._checks import check_nonnegative
 
-_DAC_GAIN, _DAC_OFFSET, _ADC_GAIN, _ADC_OFFSET = range(4)
-
 
 class PeripheryVariation(eqx.Module):
     """Spreads of the converters' fixed gain and offset errors (all scaled by `variation`).
@@ -65,16 +63,16 @@ def draw_periphery(
     scale: ArrayLike = 1.0,
 ) -> PeripheryIdentity:
     """Draw a layer's converter errors from `key`; `scale` is the chip's variation multiplier."""
-    k = lambda i: jax.random.fold_in(key, i)
     dshape, ashape = (col_tiles, rows), (row_tiles, cols)
+    nd, na = col_tiles * rows, row_tiles * cols
+    z = jax.random.normal(key, (2 * nd + 2 * na,))
+    z_dg, z_do = z[:nd].reshape(dshape), z[nd : 2 * nd].reshape(dshape)
+    z_ag, z_ao = z[2 * nd : 2 * nd + na].reshape(ashape), z[2 * nd + na :].reshape(ashape)
     return PeripheryIdentity(
-        dac_gain=1.0 + scale * variation.dac_gain_sigma * jax.random.normal(k(_DAC_GAIN), dshape),
-        dac_offset=scale * variation.dac_offset_sigma * jax.random.normal(k(_DAC_OFFSET), dshape),
-        adc_gain=1.0 + scale * variation.adc_gain_sigma * jax.random.normal(k(_ADC_GAIN), ashape),
-        adc_offset=scale
-        * variation.adc_offset_sigma
-        * adc_range
-        * jax.random.normal(k(_ADC_OFFSET), ashape),
+        dac_gain=1.0 + scale * variation.dac_gain_sigma * z_dg,
+        dac_offset=scale * variation.dac_offset_sigma * z_do,
+        adc_gain=1.0 + scale * variation.adc_gain_sigma * z_ag,
+        adc_offset=scale * variation.adc_offset_sigma * adc_range * z_ao,
     )
 
 

@@ -52,6 +52,8 @@ def analog_mvm(
         w_cub = None
     p = layer.periphery
     row_tiles, col_tiles = tile_counts(spec, rows, cols)
+    if key is not None:
+        noise = spec.output_noise * jax.random.normal(key, (row_tiles, x.shape[0], cols))
     total = None
     for r in range(row_tiles):
         rs = slice(r * spec.tile_rows, min((r + 1) * spec.tile_rows, rows))
@@ -66,7 +68,7 @@ def analog_mvm(
         y = parts[0] if col_tiles == 1 else jnp.concatenate(parts, axis=-1)
         y = p.adc_gain[r] * y + p.adc_offset[r]
         if key is not None:
-            y = y + spec.output_noise * jax.random.normal(jax.random.fold_in(key, r), y.shape)
+            y = y + noise[r]
         y = quantize(y, spec.adc_bits, spec.adc_range)
         total = y if total is None else total + y
     return total

@@ -71,5 +71,7 @@ def train_digital(
         return (p, s), losses.mean()
 
     run = jax.jit(lambda p, s: jax.lax.scan(epoch, (p, s), jnp.arange(epochs)))
-    (params, _), _ = run(params, opt.init(params))
+    # optax's Adam mixes its int32 step count with floats, which strict promotion refuses.
+    with jax.numpy_dtype_promotion("standard"):
+        (params, _), _ = run(params, opt.init(params))
     return [jax.tree.map(np.asarray, layer) for layer in params]

@@ -71,13 +71,12 @@ class AbstractDeviceModel(eqx.Module):
         """Write `g_target` (microsiemens) open loop: write noise, clipped to each device's own
         range; stuck devices ignore the write."""
         g_target = jnp.asarray(g_target, jnp.float32)
-        z = jax.random.normal(jax.random.fold_in(key, _WRITE), g_target.shape)
-        g = g_target + self.prog_noise_scale * self.write_noise_sigma(g_target) * z
+        z = jax.random.normal(key, (2, *g_target.shape))
+        g = g_target + self.prog_noise_scale * self.write_noise_sigma(g_target) * z[_WRITE]
         g = jnp.clip(g, identity.g_min, identity.g_max)
         g = jnp.where(identity.stuck_on, identity.g_max, g)
         g = jnp.where(identity.stuck_off, identity.g_min, g)
-        relax = jax.random.normal(jax.random.fold_in(key, _RELAX), g_target.shape)
-        return DeviceState(g=g, relaxation_z=relax)
+        return DeviceState(g=g, relaxation_z=z[_RELAX])
 
     def conductance(
         self,

@@ -1,0 +1,97 @@
+"""Device characterization as a device paper reports it: programming error and drift."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from device_models import AbstractDeviceModel
+from device_models._checks import ParameterError, check_int_range, check_nonnegative
+
+from ._keys import root_key, stream
+from ._provenance import describe, provenance_attrs
+
+DEFAULT_TIMES = (20.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
+
+
+def characterize_device(
+    device: AbstractDeviceModel,
+    *,
+    levels: int = 11,
+    times: Sequence[float] = DEFAULT_TIMES,
+    devices: int = 100_000,
+    seed: int = 0,
+    variation: float = 1.0,
+) -> xr.Dataset:
+    """Program `devices` fresh devices to each of `levels` targets and read them over time.
+
+    Every (level, device) pair is its own device, drawn from `stream(root, "identity")`, and is
+    written open loop once. Statistics are over devices, as in a device paper's figures.
+
+    Returns:
+        Dataset with dims `g_target` (uS) and `t` (s): `prog_mean`, `prog_std` (what a
+        noise-free read right after the write sees, uS) and `read_mean`, `read_std` (one read
+        at each t with drift, relaxation and read noise, uS).
+    """
+    check_int_range("levels", levels, 2, 10_000)
+    check_int_range("devices", devices, 1, 10**8)
+    if len(times) == 0:
+        raise ParameterError("times must hold at least one time")
+    check_nonnegative("times", np.asarray(times, np.float64), unit="s")
+    root = root_key(seed)
+    targets = jnp.linspace(device.g_min, device.g_max, levels, dtype=jnp.float32)
+    t = jnp.asarray(times, jnp.float32)
+
+    @jax.jit
+    def run(device: AbstractDeviceModel, targets: jax.Array, t: jax.Array):
+        shape = (levels, devices)
+        identity = device.draw_identity(shape, key=stream(root, "identity"), variation=variation)
+        g_target = jnp.broadcast_to(targets[:, None], shape)
+        state = device.program(identity, g_target, key=stream(root, "program"))
+        programmed = device.conductance(identity, state, 0.0)
+
+        def read(j, tj):
+            g = device.conductance(identity, state, tj, key=stream(root, "read", j))
+            return g.mean(axis=1), g.std(axis=1)
+
+        read_mean, read_std = jax.vmap(read, out_axes=1)(jnp.arange(t.shape[0]), t)
+        return programmed.mean(axis=1), programmed.std(axis=1), read_mean, read_std
+
+    prog_mean, prog_std, read_mean, read_std = (
+        np.asarray(a, np.float64) for a in run(device, targets, t)
+    )
+    ds = xr.Dataset(
+        {
+            "prog_mean": (("g_target",), prog_mean),
+            "prog_std": (("g_target",), prog_std),
+            "read_mean": (("g_target", "t"), read_mean),
+            "read_std": (("g_target", "t"), read_std),
+        },
+        coords={"g_target": np.asarray(targets, np.float64), "t": np.asarray(times, np.float64)},
+    )
+    ds["g_target"].attrs.update(units="uS", long_name="target conductance")
+    ds["t"].attrs.update(units="s", long_name="time since programming")
+    for name, text in [
+        ("prog_mean", "mean conductance after one write"),
+        ("prog_std", "std of conductance after one write"),
+        ("read_mean", "mean conductance read at t"),
+        ("read_std", "std of conductance read at t"),
+    ]:
+        ds[name].attrs.update(units="uS", long_name=text)
+    ds.attrs.update(
+        provenance_attrs(
+            None,
+            experiment="device",
+            device=device.name,
+            device_citation=device.citation,
+            device_model=describe(device),
+            devices_per_point=devices,
+            seed=seed,
+            variation=variation,
+        )
+    )
+    return ds

@@ -1,0 +1,70 @@
+"""A fleet: many chips under `vmap`, each drawn from its own key, evaluated in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from ._chip import make_chip
+from ._forward import apply_analog
+from ._keys import chip_key, stream
+from ._networks import Network
+from ._program import ProgramMethod, program_chip
+from ._spec import HardwareSpec
+from ._train_digital import accuracy
+
+
+def chip_accuracy(
+    spec: HardwareSpec,
+    net: Network,
+    params: Sequence[dict[str, Array]],
+    root: Array,
+    index: Array,
+    times: Array,
+    x: Array,
+    y: Array,
+    *,
+    method: ProgramMethod = "open-loop",
+) -> Array:
+    """Test accuracy of chip `index` at each of `times` (seconds), shape (len(times),).
+
+    The chip's identity, programming and reads derive from `chip_key(root, index)` alone.
+    """
+    ck = chip_key(root, index)
+    chip = make_chip(spec, net.shapes, key=stream(ck, "identity"))
+    state = program_chip(spec, chip, params, key=stream(ck, "program"), method=method)
+
+    def at(j: Array, t: Array) -> Array:
+        logits = apply_analog(spec, net, chip, state, x, t=t, key=stream(ck, "read", j))
+        return accuracy(logits, y)
+
+    return jax.vmap(at)(jnp.arange(times.shape[0]), times)
+
+
+def fleet_map(
+    fn: Callable[[Array], Array],
+    chips: int,
+    *,
+    chunk_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Apply the jitted, chip-vmapped `fn(indices)` over chips 0..chips-1 in chunks.
+
+    Every chunk has the same shape (the last is padded with repeated indices and trimmed),
+    so `fn` compiles once; `progress(n)` is called with the number of chips finished.
+    """
+    chunk_size = max(1, min(chunk_size, chips))
+    out = []
+    for start in range(0, chips, chunk_size):
+        idx = np.arange(start, start + chunk_size)
+        valid = idx < chips
+        idx = np.where(valid, idx, chips - 1)
+        result = np.asarray(fn(jnp.asarray(idx, jnp.uint32)))
+        out.append(result[valid])
+        if progress is not None:
+            progress(int(valid.sum()))
+    return np.concatenate(out, axis=0)

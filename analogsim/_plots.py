@@ -1,0 +1,97 @@
+"""Figures drawn from the datasets the experiments return (a saved dataset plots again)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+_TIME_TICKS = [
+    (1.0, "1 s"),
+    (60.0, "1 min"),
+    (3600.0, "1 h"),
+    (86400.0, "1 day"),
+    (2592000.0, "1 month"),
+    (31536000.0, "1 year"),
+    (315360000.0, "10 years"),
+]
+
+
+def _time_axis(ax, t: np.ndarray) -> None:
+    ax.set_xscale("log")
+    lo, hi = float(np.min(t)), float(np.max(t))
+    ticks = [(v, s) for v, s in _TIME_TICKS if lo / 1.5 <= v <= hi * 1.5]
+    if ticks:
+        ax.set_xticks([v for v, _ in ticks], [s for _, s in ticks])
+    ax.set_xlabel("time since programming")
+
+
+def _title(ds: xr.Dataset, what: str) -> str:
+    parts = [what, f"device {ds.attrs.get('device', '?')}"]
+    if "network" in ds.attrs:
+        parts.append(f"network {ds.attrs['network']}")
+    if "seed" in ds.attrs:
+        parts.append(f"seed {ds.attrs['seed']}")
+    return ", ".join(parts)
+
+
+def plot_accuracy_vs_time(ds: xr.Dataset) -> Figure:
+    """Accuracy vs time since programming: median over chips, interquartile and min-max bands,
+    every chip as a thin line, and the digital accuracy for reference."""
+    acc = ds["accuracy"].transpose("chip", "t").values * 100
+    t = ds["t"].values
+    t_plot = np.maximum(t, 1e-3)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for row in acc:
+        ax.plot(t_plot, row, color="tab:blue", alpha=0.15, lw=0.8)
+    q = np.percentile(acc, [0, 25, 50, 75, 100], axis=0)
+    ax.fill_between(t_plot, q[0], q[4], color="tab:blue", alpha=0.12, label="min-max over chips")
+    ax.fill_between(t_plot, q[1], q[3], color="tab:blue", alpha=0.3, label="interquartile")
+    ax.plot(t_plot, q[2], "o-", color="tab:blue", lw=2, label=f"median of {acc.shape[0]} chips")
+    if "digital_accuracy" in ds:
+        ax.axhline(float(ds["digital_accuracy"]) * 100, color="k", ls="--", lw=1.2, label="digital")
+    _time_axis(ax, t_plot)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(_title(ds, "Accuracy after programming"), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_device(ds: xr.Dataset) -> Figure:
+    """A device's characterization: programming error vs target, and drift of each level."""
+    g = ds["g_target"].values
+    t = ds["t"].values
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(g, ds["prog_std"].values, "o-", label="std after one write")
+    ax1.plot(g, ds["prog_mean"].values - g, "s--", label="mean error (mean - target)")
+    ax1.axhline(0, color="k", lw=0.8)
+    ax1.set_xlabel("target conductance (uS)")
+    ax1.set_ylabel("conductance (uS)")
+    ax1.set_title("Programming error", fontsize=10)
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=8)
+    cmap = plt.get_cmap("viridis")
+    shown = g[1:] if len(g) > 1 else g
+    for i, level in enumerate(shown):
+        j = int(np.argmin(np.abs(g - level)))
+        color = cmap(i / max(len(shown) - 1, 1))
+        m = ds["read_mean"].values[j]
+        s = ds["read_std"].values[j]
+        ax2.plot(t, m, "o-", color=color, ms=3, label=f"{level:.1f} uS")
+        ax2.fill_between(t, m - s, m + s, color=color, alpha=0.15)
+    _time_axis(ax2, t)
+    ax2.set_ylabel("read conductance (uS), mean +- std")
+    ax2.set_title("Drift and read noise", fontsize=10)
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=7, ncol=2, title="target", title_fontsize=7)
+    n = ds.attrs.get("devices_per_point", "?")
+    fig.suptitle(f"Device {ds.attrs.get('device', '?')}: {n} devices per point", fontsize=11)
+    fig.tight_layout()
+    return fig

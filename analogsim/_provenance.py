@@ -1,0 +1,79 @@
+"""Provenance: the attributes every dataset carries, and atomic writes of results."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import numpy as np
+import xarray as xr
+
+from ._spec import HardwareSpec
+from ._version import __version__
+
+
+def describe(module: Any) -> Any:
+    """A JSON-able description of a spec or device: class name and every field's value."""
+    if isinstance(module, eqx.Module):
+        out: dict[str, Any] = {"type": type(module).__name__}
+        for name in module.__dataclass_fields__:
+            out[name] = describe(getattr(module, name))
+        return out
+    if isinstance(module, tuple | list):
+        return [describe(v) for v in module]
+    arr = np.asarray(module)
+    if arr.dtype.kind in "biuf":
+        return arr.item() if arr.ndim == 0 else arr.tolist()
+    return module
+
+
+def provenance_attrs(spec: HardwareSpec | None = None, **extra: Any) -> dict[str, Any]:
+    """netCDF-safe attributes: package version, device name and citation, the full spec as
+    JSON, and any extra settings (seed, network, ...)."""
+    attrs: dict[str, Any] = {"analogsim_version": __version__}
+    if spec is not None:
+        attrs["device"] = spec.device.name
+        attrs["device_citation"] = spec.device.citation
+        attrs["hardware_spec"] = json.dumps(describe(spec))
+    for key, value in extra.items():
+        if isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, list | tuple | dict):
+            value = json.dumps(value)
+        attrs[key] = value
+    return attrs
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write `ds` as netCDF atomically: a temporary file in the same folder, then a rename, so a
+    crash never leaves a complete-looking partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="scipy")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix: .png or .svg)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
