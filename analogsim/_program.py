@@ -11,7 +11,13 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from device_models import AbstractDeviceModel, DeviceIdentity, DeviceState
-from device_models._checks import ParameterError, check_finite, check_int_range, check_nonnegative
+from device_models._checks import (
+    ParameterError,
+    check_finite,
+    check_int_range,
+    check_nonnegative,
+    check_range,
+)
 
 from ._chip import ChipIdentity
 from ._keys import stream
@@ -51,8 +57,10 @@ def program_and_verify(
     *,
     key: Array,
     iterations: int = 10,
-    tolerance: ArrayLike = 0.25,
+    tolerance: ArrayLike = 0.5,
     t_verify: ArrayLike = 1.0,
+    verify_reads: int = 4,
+    correction: ArrayLike = 0.5,
 ) -> DeviceState:
     """Closed-loop write: write, read each device back through this chip, rewrite those off by
     more than `tolerance`, up to `iterations` times.
@@ -64,27 +72,39 @@ def program_and_verify(
         iterations: number of verify-and-rewrite rounds after the first write (static).
         tolerance: accepted |read - target|, microsiemens.
         t_verify: time of the verify read after each write, seconds (read noise acts).
+        verify_reads: reads averaged per verify (static); averaging divides the read noise by
+            sqrt(verify_reads), treating successive reads as independent.
+        correction: fraction of the measured error added to the aim at each rewrite, in (0, 1].
+            1 corrects a fixed gain in one step but doubles the variance of random write
+            noise (the last write's noise is "corrected" into the next aim); 0.5 trades the two.
 
-    The rewrite aims at `previous aim + (target - read)`, so a device's fixed read gain is
-    absorbed, while write noise, read noise in the verify, each device's range and stuck
-    devices are not. Devices already within tolerance are left alone.
+    The rewrite aims at `previous aim + correction * (target - read)`, so a device's fixed read
+    gain is absorbed (for gains below 2 / correction, where the correction converges), while
+    write noise, read noise in the verify, each device's range and stuck devices are not. A
+    device that passes a verify is finished. With a tolerance below the verify read noise the loop
+    chases noise: average more reads or accept a wider tolerance.
     """
     check_int_range("iterations", iterations, 0, 10_000)
     check_nonnegative("tolerance", tolerance, unit="uS")
     check_nonnegative("t_verify", t_verify, unit="s")
+    check_int_range("verify_reads", verify_reads, 1, 10_000)
+    check_range("correction", correction, 0.0, 1.0, low_open=True)
     state = device.program(identity, g_target, key=stream(key, "program", 0))
 
-    def body(i: Array, carry: tuple[DeviceState, Array]) -> tuple[DeviceState, Array]:
-        state, aim = carry
-        read = device.conductance(identity, state, t_verify, key=stream(key, "verify", i))
-        error = g_target - read
-        done = jnp.abs(error) <= tolerance
-        new_aim = jnp.where(done, aim, aim + error)
+    def body(i: Array, carry: tuple[DeviceState, Array, Array]) -> tuple[DeviceState, Array, Array]:
+        state, aim, done = carry
+        keys = jax.random.split(stream(key, "verify", i), verify_reads)
+        reads = jax.vmap(lambda k: device.conductance(identity, state, t_verify, key=k))(keys)
+        error = g_target - reads.mean(axis=0)
+        # a device that passed a verify is finished: later reads would only chase read noise
+        done = done | (jnp.abs(error) <= tolerance)
+        new_aim = jnp.where(done, aim, aim + correction * error)
         rewritten = device.program(identity, new_aim, key=stream(key, "program", i + 1))
         state = jax.tree.map(lambda old, new: jnp.where(done, old, new), state, rewritten)
-        return state, new_aim
+        return state, new_aim, done
 
-    state, _ = jax.lax.fori_loop(0, iterations, body, (state, jnp.asarray(g_target)))
+    init = (state, jnp.asarray(g_target), jnp.zeros(g_target.shape, bool))
+    state, _, _ = jax.lax.fori_loop(0, iterations, body, init)
     return state
 
 
@@ -96,7 +116,7 @@ def program_chip(
     key: Array,
     method: ProgramMethod = "open-loop",
     iterations: int = 10,
-    tolerance: ArrayLike = 0.25,
+    tolerance: ArrayLike = 0.5,
 ) -> ChipState:
     """Program digital weights onto a chip.
 

@@ -71,8 +71,10 @@ def draw_identity(
     g_hi = jnp.maximum(g_hi, g_lo)
     p_on = jnp.clip(scale * variation.stuck_on_prob, 0.0, 1.0)
     p_off = jnp.clip(scale * variation.stuck_off_prob, 0.0, 1.0 - p_on)
+    # on from the bottom of the uniform, off from the top: raising either probability (or the
+    # variation) only ever adds stuck devices, never flips one from off to on
     stuck_on = u_stuck < p_on
-    stuck_off = (u_stuck >= p_on) & (u_stuck < p_on + p_off)
+    stuck_off = (u_stuck >= 1.0 - p_off) & ~stuck_on
     iv = variation.iv_nonlinearity + scale * variation.iv_nonlinearity_sigma * z_iv
     # k <= 1 keeps the current monotone in V within the read range.
     iv = jnp.clip(iv, -1.0, 1.0)

@@ -42,7 +42,8 @@ class PCM(AbstractDeviceModel):
     - programming: sigma_prog(x) = max(0.26348 + 1.9650 x - 1.1731 x^2, 0) uS, clipped at 0;
     - drift: g(t) = g_prog (max(t, t0) / t0)^(-nu), t0 = 20 s, nu ~ N(mu_nu, sigma_nu),
       mu_nu = clip(-0.0155 ln x + 0.0244, 0.049, 0.1),
-      sigma_nu = clip(-0.0125 ln x - 0.0059, 0.008, 0.045), nu clipped at 0 (as aihwkit does);
+      sigma_nu = clip(-0.0125 ln x - 0.0059, 0.008, 0.045), nu clipped at 0 (aihwkit
+      instead reflects negative draws, |nu|; the two differ only for x below ~0.02);
     - 1/f read noise: sigma_read = g(t) Q_s sqrt(ln((t + t_read) / (2 t_read))),
       Q_s = min(0.0088 / x^0.65, 0.2), t_read = 250 ns (log clipped at 0 for t < t_read).
       The device does not know its target, so x is taken from the programmed conductance.

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._base import AbstractDeviceModel
@@ -98,12 +99,11 @@ class RRAM(AbstractDeviceModel):
         scale = self.g_max / _G_REF
         sig = jnp.stack([_poly(c, x) for c in _FIT_COEFFS]) * scale
         log_t = jnp.log10(jnp.clip(jnp.asarray(t, jnp.float32), _FIT_TIMES[0], _FIT_TIMES[-1]))
-        log_fit = jnp.log10(jnp.asarray(_FIT_TIMES, jnp.float32))
-        w = (log_t - log_fit[:-1]) / (log_fit[1:] - log_fit[:-1])
-        w = jnp.clip(w, 0.0, 1.0)
-        # piecewise linear in log t; the second segment only counts once past the first
-        first = sig[0] + w[0] * (sig[1] - sig[0])
-        return jnp.where(log_t <= log_fit[1], first, sig[1] + w[1] * (sig[2] - sig[1]))
+        l0, l1, l2 = (float(np.log10(v)) for v in _FIT_TIMES)
+        # piecewise linear in log t through the three fits (g and t broadcast together)
+        first = sig[0] + jnp.clip((log_t - l0) / (l1 - l0), 0.0, 1.0) * (sig[1] - sig[0])
+        second = sig[1] + jnp.clip((log_t - l1) / (l2 - l1), 0.0, 1.0) * (sig[2] - sig[1])
+        return jnp.where(log_t <= l1, first, second)
 
     def write_noise_sigma(self, g_target: Float[Array, ...]) -> Float[Array, ...]:
         sd_gain = jnp.sqrt(jnp.expm1(_NOMINAL_READ_GAIN_SIGMA**2))

@@ -1,0 +1,154 @@
+"""The signal path behaves as the physics says: exact limits, programming, drift, tiling."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import TINY_NET, tiny_chip, tiny_inputs, tiny_params
+
+import analogsim as A
+import device_models as dm
+
+
+def exact_spec(**kw) -> A.HardwareSpec:
+    """Ideal devices, ideal converters, no variation and no noise: an exact multiplier."""
+    base = dict(
+        device=dm.Ideal(),
+        dac_bits=None,
+        adc_bits=None,
+        output_noise=0.0,
+        variation=0.0,
+        adc_range=1e6,
+    )
+    base.update(kw)
+    return A.HardwareSpec(**base)
+
+
+@pytest.mark.parametrize("tile", [256, 4, 3])
+def test_exact_chip_equals_digital_whatever_the_tiling(tile):
+    spec = exact_spec(tile_rows=tile, tile_cols=tile)
+    chip, state = tiny_chip(spec)
+    x = tiny_inputs()
+    analog = A.apply_analog(spec, TINY_NET, chip, state, x, t=1e6, key=jax.random.key(0))
+    np.testing.assert_allclose(analog, A.apply_digital(TINY_NET, tiny_params(), x), atol=1e-5)
+
+
+def test_cnn_on_exact_chip_equals_digital():
+    net = A.cnn()
+    params = A.init_params(net, key=jax.random.key(0))
+    spec = exact_spec(tile_rows=16, tile_cols=8)
+    chip = A.make_chip(spec, net.shapes, key=jax.random.key(1))
+    state = A.program_chip(spec, chip, params, key=jax.random.key(2))
+    x = jax.random.uniform(jax.random.key(3), (4, 8, 8, 1))
+    analog = A.apply_analog(spec, net, chip, state, x, t=0.0, key=jax.random.key(4))
+    np.testing.assert_allclose(analog, A.apply_digital(net, params, x), atol=1e-4)
+
+
+def test_quantize_levels_and_straight_through_gradient():
+    x = jnp.linspace(-2.0, 2.0, 10001)
+    q = A.quantize(x, 3, 1.0)
+    assert len(np.unique(np.asarray(q))) == 7  # 2^(3-1) - 1 = 3 steps each side, plus zero
+    assert float(q.max()) == 1.0 and float(q.min()) == -1.0
+    np.testing.assert_array_equal(A.quantize(jnp.array([0.3, -0.2]), 1, 2.0), [2.0, -2.0])
+    grad = jax.grad(lambda v: jnp.sum(A.quantize(v, 4, 1.0)))(jnp.array([0.33, 1.5, -3.0]))
+    np.testing.assert_array_equal(grad, [1.0, 0.0, 0.0])
+
+
+def test_iv_nonlinearity_acts_only_under_amplitude_encoding():
+    dev = dm.Ideal(variation=dm.DeviceVariation(iv_nonlinearity=0.3, drift_sigma_scale=0.0))
+    outs = {}
+    for enc in ("amplitude", "pwm"):
+        spec = exact_spec(device=dev, input_encoding=enc, variation=1.0)
+        spec = A.HardwareSpec(**{**spec.__dict__, "periphery": A.PeripheryVariation(0, 0, 0, 0)})
+        chip, state = tiny_chip(spec)
+        outs[enc] = A.apply_analog(
+            spec, TINY_NET, chip, state, tiny_inputs() * 0.5, t=1.0, key=jax.random.key(0)
+        )
+    digital = A.apply_digital(TINY_NET, tiny_params(), tiny_inputs() * 0.5)
+    np.testing.assert_allclose(outs["pwm"], digital, atol=1e-5)
+    assert np.max(np.abs(outs["amplitude"] - digital)) > 0.05
+
+
+def _program_error(method: str, **kw) -> tuple[np.ndarray, np.ndarray]:
+    device = dm.PCM()
+    identity = device.draw_identity((20000,), key=jax.random.key(0))
+    target = jnp.full((20000,), 12.5)
+    if method == "verify":
+        state = A.program_and_verify(device, identity, target, key=jax.random.key(1), **kw)
+    else:
+        state = device.program(identity, target, key=jax.random.key(1))
+    read = device.conductance(identity, state, 0.0)
+    stuck = np.asarray(identity.stuck_on | identity.stuck_off)
+    return np.asarray(read - target), stuck
+
+
+def test_program_and_verify_beats_open_loop_and_respects_stuck_devices():
+    open_err, stuck = _program_error("open-loop")
+    ver_err, _ = _program_error("verify", iterations=10, tolerance=0.5)
+    ok = ~stuck
+    assert stuck.any()
+    assert np.std(ver_err[ok]) < 0.5 * np.std(open_err[ok])
+    # stuck devices ignore every rewrite: their error is whatever being stuck gives
+    np.testing.assert_array_equal(ver_err[stuck], open_err[stuck])
+    # most devices end within tolerance (verify reads see read noise, so not all)
+    assert np.mean(np.abs(ver_err[ok]) <= 1.0) > 0.9
+
+
+def test_program_and_verify_absorbs_the_read_gain():
+    device = dm.PCM(
+        variation=dm.DeviceVariation(read_gain_sigma=0.3),
+        prog_noise_scale=0.01,
+        read_noise_scale=0.0,
+    )
+    identity = device.draw_identity((5000,), key=jax.random.key(0))
+    target = jnp.full((5000,), 10.0)
+    ol = device.conductance(identity, device.program(identity, target, key=jax.random.key(1)), 0.0)
+    pv = device.conductance(
+        identity,
+        A.program_and_verify(device, identity, target, key=jax.random.key(1), tolerance=0.05),
+        0.0,
+    )
+    # the correction converges for gains below 2, and the aim must fit the device's range
+    gain = np.asarray(identity.read_gain)
+    inside = (gain > 0.6) & (gain < 1.6)
+    assert np.std(ol[inside]) > 2.0
+    assert np.std(pv[inside]) < 0.1
+
+
+def test_drift_compensation_restores_output_scale():
+    spec_on = A.HardwareSpec(output_noise=0.0, adc_bits=None, dac_bits=None)
+    spec_off = A.HardwareSpec(
+        output_noise=0.0, adc_bits=None, dac_bits=None, drift_compensation=False
+    )
+    x = tiny_inputs(batch=64)
+    ratios = {}
+    for name, spec in (("on", spec_on), ("off", spec_off)):
+        chip, state = tiny_chip(spec)
+        early = A.apply_analog(spec, TINY_NET, chip, state, x, t=20.0, key=jax.random.key(0))
+        late = A.apply_analog(spec, TINY_NET, chip, state, x, t=3.15e7, key=jax.random.key(0))
+        ratios[name] = float(
+            jnp.sum(jnp.abs(late - state.layers[-1].bias))
+            / jnp.sum(jnp.abs(early - state.layers[-1].bias))
+        )
+    assert ratios["off"] < 0.75  # a year of PCM drift shrinks conductances by ~half
+    assert abs(ratios["on"] - 1.0) < 0.15
+
+
+def test_zero_variation_makes_chips_identical_up_to_noise():
+    spec = A.HardwareSpec(variation=0.0)
+    a, _ = tiny_chip(spec, index=0)
+    b, _ = tiny_chip(spec, index=1)
+    np.testing.assert_array_equal(a.layers[0].devices.read_gain, b.layers[0].devices.read_gain)
+    np.testing.assert_array_equal(a.layers[0].periphery.adc_gain, b.layers[0].periphery.adc_gain)
+    np.testing.assert_array_equal(a.layers[0].devices.drift_z, b.layers[0].devices.drift_z)
+    assert not np.any(a.layers[0].devices.stuck_on | a.layers[0].devices.stuck_off)
+
+
+def test_differential_mapping_round_trip():
+    spec = A.HardwareSpec()
+    w = jax.random.normal(jax.random.key(0), (7, 5))
+    scale = A._mapping.weight_scale(spec, w)
+    g = A._mapping.weights_to_conductances(spec, w, scale)
+    assert np.all(g >= 0) and np.all(g <= 25.0)
+    assert np.all((g[0] == 0) | (g[1] == 0))  # one device of each pair carries the weight
+    np.testing.assert_allclose((g[0] - g[1]) / 25.0 * scale, w, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,480 @@
+"""Statistical checks of the device models against their published formulas.
+
+Every test draws from fixed keys (the seed is printed, so a failure names it) with at least 1e5
+samples: standard deviations within a few percent (the sampling error of a std over 1e5 draws
+is 0.22%), means within 4 sigma / sqrt(N), shapes by Kolmogorov-Smirnov (p > 0.01 at the fixed
+seed), and deterministic formulas against an independent float64 numpy evaluation. Each
+sampling function is jitted, one compiled call per draw.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+import device_models as dm
+
+N = 100_000
+KS_P = 0.01
+
+# --- published formulas, evaluated independently in float64 ----------------------------------
+
+PCM_G_MAX = 25.0
+PCM_T0 = 20.0
+PCM_T_READ = 250e-9
+PCM_GAIN_SIGMA = 0.025  # the identity part carved out of sigma_prog (PCM docstring)
+
+RRAM_G_MAX = 40.0
+RRAM_GAIN_SIGMA = 0.02
+# aihwkit ReRamWan2022NoiseModel.coeff_dic, exactly as aihwkit writes it (highest order first,
+# reversed), sigma in uS of x = g / 40 uS.
+WAN2022_COEFFS = {
+    1.0: [-16.815, 45.393, -43.853, 16.030, 0.348][::-1],
+    3600 * 24.0: [-16.458, 47.095, -50.773, 22.086, 0.701][::-1],
+    3600 * 24.0 * 2: [-11.934, 37.062, -43.507, 20.274, 0.782][::-1],
+}
+FIT_TIMES = sorted(WAN2022_COEFFS)
+
+
+def sigma_prog(x):
+    """Nandakumar et al. 2019 programming spread, uS."""
+    return np.maximum(0.26348 + 1.9650 * x - 1.1731 * x**2, 0.0)
+
+
+def pcm_nu(x, drift_z):
+    """Drift exponent: mu_nu(x) + sigma_nu(x) z, clipped at 0."""
+    log_x = np.log(np.clip(x, 1e-6, None))
+    mu = np.clip(-0.0155 * log_x + 0.0244, 0.049, 0.1)
+    sigma = np.clip(-0.0125 * log_x - 0.0059, 0.008, 0.045)
+    return np.maximum(mu + sigma * drift_z, 0.0)
+
+
+def pcm_drift(g_prog, drift_z, t):
+    nu = pcm_nu(g_prog / PCM_G_MAX, drift_z)
+    return g_prog * (np.maximum(t, PCM_T0) / PCM_T0) ** (-nu)
+
+
+def pcm_q_s(x):
+    return np.minimum(0.0088 / np.clip(x, 1e-6, None) ** 0.65, 0.2)
+
+
+def pcm_read_sigma(g_t, g_prog, t):
+    log_term = np.maximum(np.log((t + PCM_T_READ) / (2 * PCM_T_READ)), 0.0)
+    return np.abs(g_t) * pcm_q_s(g_prog / PCM_G_MAX) * np.sqrt(log_term)
+
+
+def wan_spread_at_fit(g, t_fit, g_max=RRAM_G_MAX):
+    x = np.clip(g / g_max, 0.0, 1.0)
+    sig = np.polynomial.polynomial.polyval(x, WAN2022_COEFFS[t_fit])
+    return np.maximum(sig, 0.0) * g_max / 40.0
+
+
+def wan_spread(g, t, g_max=RRAM_G_MAX):
+    """Linear in log t between the fit times, constant outside them (RRAM docstring)."""
+    s = [wan_spread_at_fit(g, tf, g_max) for tf in FIT_TIMES]
+    lt = np.log10(np.clip(t, FIT_TIMES[0], FIT_TIMES[-1]))
+    l0, l1, l2 = np.log10(FIT_TIMES)
+    if lt <= l1:
+        return s[0] + (lt - l0) / (l1 - l0) * (s[1] - s[0])
+    return s[1] + (lt - l1) / (l2 - l1) * (s[2] - s[1])
+
+
+def gain_sd(log_sigma):
+    """Standard deviation of a mean-1 log-normal gain with log-sigma `log_sigma`."""
+    return np.sqrt(np.expm1(log_sigma**2))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def seeded(seed):
+    print(f"key seed {seed}")
+    return jax.random.key(seed)
+
+
+def f64(a):
+    return np.asarray(a, dtype=np.float64)
+
+
+def levels(fractions, g_max, n=N):
+    """Targets of shape (len(fractions), n): row i is n devices at fractions[i] * g_max."""
+    col = jnp.asarray(fractions, jnp.float32)[:, None] * jnp.float32(g_max)
+    return jnp.broadcast_to(col, (len(fractions), n))
+
+
+def assert_means(mean, expected, sigma, n=N, k=4.0):
+    np.testing.assert_array_less(np.abs(mean - expected), k * sigma / np.sqrt(n))
+
+
+def assert_normal(z, label):
+    p = stats.kstest(np.ravel(z), "norm").pvalue
+    print(f"{label}: KS p = {p:.3g}")
+    assert p > KS_P, f"{label}: KS p = {p:.3g}"
+
+
+@eqx.filter_jit
+def program(device, g_target, key, variation=1.0):
+    k_id, k_prog = jax.random.split(key)
+    identity = device.draw_identity(g_target.shape, key=k_id, variation=variation)
+    return identity, device.program(identity, g_target, key=k_prog)
+
+
+@eqx.filter_jit
+def program_and_read(device, g_target, key, t):
+    """(identity, state, drifted at t, noise-free read at t) of an open-loop write."""
+    identity, state = program(device, g_target, key)
+    return (
+        identity,
+        state,
+        device.drifted(identity, state, t),
+        device.conductance(identity, state, t),
+    )
+
+
+@eqx.filter_jit
+def read(device, identity, state, t, key=None):
+    return device.conductance(identity, state, t, key=key)
+
+
+@eqx.filter_jit
+def draw(device, shape_like, key, variation):
+    return device.draw_identity(shape_like.shape, key=key, variation=variation)
+
+
+def clean_variation(read_gain_sigma, **kw):
+    """No stuck devices, no range spread; the read-gain sigma traced (shared compiles)."""
+    return dm.DeviceVariation(read_gain_sigma=jnp.float32(read_gain_sigma), **kw)
+
+
+# --- 1. PCM programming noise ---------------------------------------------------------------
+
+PCM_PROG_LEVELS = (0.2, 0.5, 0.8)
+
+
+def test_pcm_open_loop_readback_reproduces_sigma_prog():
+    """Read gain (identity) and write noise together give the published sigma_prog; with the
+    gain removed the spread is the write part alone, sqrt(sigma_prog^2 - (sd_gain g)^2)."""
+    key = seeded(101)
+    x = np.asarray(PCM_PROG_LEVELS)
+    g = PCM_G_MAX * x
+    sigma = sigma_prog(x)
+    g_target = levels(PCM_PROG_LEVELS, PCM_G_MAX)
+    t0 = jnp.float32(0.0)
+
+    with_gain = dm.PCM(variation=clean_variation(PCM_GAIN_SIGMA))
+    *_, r_gain = program_and_read(with_gain, g_target, key, t0)
+    no_gain = dm.PCM(variation=clean_variation(0.0))
+    *_, r_plain = program_and_read(no_gain, g_target, key, t0)  # same key: same write draws
+    r_gain, r_plain = f64(r_gain), f64(r_plain)
+
+    std = r_gain.std(axis=1)
+    print("std / sigma_prog:", std / sigma)
+    np.testing.assert_allclose(std, sigma, rtol=0.02)
+    assert_means(r_gain.mean(axis=1), g, sigma)
+
+    write = np.sqrt(sigma**2 - (gain_sd(PCM_GAIN_SIGMA) * g) ** 2)
+    std0 = r_plain.std(axis=1)
+    print("no-gain std / write part:", std0 / write, " / sigma_prog:", std0 / sigma)
+    np.testing.assert_allclose(std0, write, rtol=0.015)
+    np.testing.assert_array_less(std0, 0.99 * sigma)  # the identity part really was removed
+    assert_means(r_plain.mean(axis=1), g, write)
+    # Common random numbers: the variance the gain adds is (sd_gain g)^2, sharply.
+    added = std**2 - std0**2
+    np.testing.assert_allclose(added, (gain_sd(PCM_GAIN_SIGMA) * g) ** 2, rtol=0.15)
+
+
+# --- 2. PCM drift -----------------------------------------------------------------------------
+
+
+@eqx.filter_jit
+def _pcm_drift_sample(device, key, times):
+    k_x, k_dev = jax.random.split(key)
+    # log-uniform levels in [1e-3, 1] x g_max: covers both clip regions of mu_nu and sigma_nu
+    x = jnp.exp(jax.random.uniform(k_x, (N,), jnp.float32, jnp.log(1e-3), 0.0))
+    identity, state = program(device, x * device.g_max, k_dev)
+    drifted = jax.vmap(lambda t: device.drifted(identity, state, t))(times)
+    return identity, state, drifted
+
+
+def test_pcm_drift_matches_power_law():
+    key = seeded(202)
+    device = dm.PCM()
+    times = np.array([0.0, 1.0, 19.0, 20.0, 21.0, 3600.0, 86400.0, 3.15e7])
+    identity, state, drifted = _pcm_drift_sample(device, key, jnp.asarray(times, jnp.float32))
+    g_prog, z = f64(state.g), f64(identity.drift_z)
+    drifted = f64(drifted)
+
+    nu = pcm_nu(g_prog / PCM_G_MAX, z)
+    assert np.any(nu == 0.0) and np.any(nu > 0.09), "levels should cover the clip regions"
+    for t, got in zip(times, drifted, strict=True):
+        if t <= PCM_T0:
+            np.testing.assert_array_equal(got, g_prog, err_msg=f"drift before t0 (t={t})")
+        else:
+            np.testing.assert_allclose(
+                got, pcm_drift(g_prog, z, t), rtol=1e-4, atol=1e-6, err_msg=f"t={t}"
+            )
+    # and conductance() is the drifted value times the gain (stuck devices hold their g)
+    stuck = f64(identity.stuck_on | identity.stuck_off).astype(bool)
+    g_read = f64(read(device, identity, state, jnp.float32(3600.0)))
+    expected = f64(identity.read_gain) * np.where(stuck, g_prog, pcm_drift(g_prog, z, 3600.0))
+    np.testing.assert_allclose(g_read, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_pcm_drift_rank_is_standard_normal_scaled_by_variation():
+    key = seeded(203)
+    device = dm.PCM()
+    shape_like = jnp.zeros((N,), jnp.float32)
+    z1 = f64(draw(device, shape_like, key, 1.0).drift_z)
+    z2 = f64(draw(device, shape_like, key, 2.0).drift_z)
+    half = dm.PCM(variation=eqx.tree_at(lambda v: v.drift_sigma_scale, device.variation, 0.5))
+    z_half = f64(draw(half, shape_like, key, 1.0).drift_z)
+
+    assert_normal(z1, "drift_z at variation 1")
+    assert abs(z1.mean()) < 4 / np.sqrt(N)
+    assert abs(z1.std() - 1.0) < 0.01
+    assert_normal(z2 / 2.0, "drift_z / 2 at variation 2")
+    assert abs(z2.std() - 2.0) < 0.02
+    np.testing.assert_allclose(z2, 2.0 * z1, rtol=1e-6)  # same rank, scaled spread
+    np.testing.assert_allclose(z_half, 0.5 * z1, rtol=1e-6)
+
+
+# --- 3. PCM read noise ------------------------------------------------------------------------
+
+T_READ_TEST = 3600.0
+PCM_READ_LEVELS = (0.1, 0.5, 0.9)
+
+
+def test_pcm_read_noise_sigma_formula():
+    device = dm.PCM()
+    x = np.array([1e-4, 0.002, 0.005, 0.01, 0.1, 0.5, 0.9, 1.0])  # first three at the 0.2 cap
+    g = jnp.asarray(x * PCM_G_MAX, jnp.float32)
+    state = dm.DeviceState(g=g, relaxation_z=jnp.zeros_like(g))
+    g_t = 0.9 * g
+    for t in (0.0, 1e-7, 1e-3, 1.0, 3600.0, 1e6):
+        got = f64(device.read_noise_sigma(g_t, state, jnp.float32(t)))
+        want = pcm_read_sigma(f64(g_t), f64(g), t)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7, err_msg=f"t={t}")
+    assert np.all(f64(device.read_noise_sigma(g_t, state, jnp.float32(1e-7))) == 0.0)
+
+
+def test_pcm_read_noise_across_devices_at_one_level():
+    """One read of 1e5 identical devices (no gain, no drift spread) per level at t = 1 h."""
+    key = seeded(301)
+    device = dm.PCM(variation=clean_variation(0.0, drift_sigma_scale=0.0))
+    g_target = levels(PCM_READ_LEVELS, PCM_G_MAX)
+    k_id, k_read = jax.random.split(key)
+    identity = draw(device, g_target, k_id, 1.0)
+    state = dm.DeviceState(g=g_target, relaxation_z=jnp.zeros_like(g_target))
+    reads = f64(read(device, identity, state, jnp.float32(T_READ_TEST), k_read))
+
+    x = np.asarray(PCM_READ_LEVELS)
+    g_prog = PCM_G_MAX * x
+    g_t = pcm_drift(g_prog, 0.0, T_READ_TEST)
+    sigma = pcm_read_sigma(g_t, g_prog, T_READ_TEST)
+    std = reads.std(axis=1)
+    print("read std / formula:", std / sigma)
+    np.testing.assert_allclose(std, sigma, rtol=0.02)
+    assert_means(reads.mean(axis=1), g_t, sigma)
+    assert_normal((reads - g_t[:, None]) / sigma[:, None], "read residuals (levels)")
+
+
+@eqx.filter_jit
+def _reads_over_keys(device, identity, state, t, key):
+    keys = jax.random.split(key, N)
+    return jax.vmap(lambda k: device.conductance(identity, state, t, key=k))(keys)
+
+
+def test_pcm_read_noise_repeated_reads_of_fixed_devices():
+    """1e5 reads (different keys) of 8 default-PCM devices: each has the formula's std."""
+    key = seeded(302)
+    device = dm.PCM()
+    g_target = jnp.linspace(0.1, 0.9, 8, dtype=jnp.float32) * PCM_G_MAX
+    k_prog, k_read = jax.random.split(key)
+    identity, state = program(device, g_target, k_prog)
+    reads = f64(_reads_over_keys(device, identity, state, jnp.float32(T_READ_TEST), k_read))
+
+    g_prog, z, gain = f64(state.g), f64(identity.drift_z), f64(identity.read_gain)
+    stuck = f64(identity.stuck_on | identity.stuck_off).astype(bool)
+    g_t = np.where(stuck, g_prog, pcm_drift(g_prog, z, T_READ_TEST))
+    sigma = gain * pcm_read_sigma(g_t, g_prog, T_READ_TEST)
+    std = reads.std(axis=0)
+    print("per-device read std / formula:", std / sigma)
+    np.testing.assert_allclose(std, sigma, rtol=0.03)
+    assert_means(reads.mean(axis=0), gain * g_t, sigma)
+    assert_normal((reads - gain * g_t) / sigma, "read residuals (repeated reads)")
+
+
+# --- 4. RRAM ----------------------------------------------------------------------------------
+
+
+@eqx.filter_jit
+def _spread_over_times(device, g, times):
+    return jax.vmap(lambda t: device.spread(g, t))(times)
+
+
+def test_rram_spread_is_wan2022_fit_at_fit_times():
+    g_grid = np.linspace(0.0, 1.0, 41)
+    for g_max in (RRAM_G_MAX, 20.0):  # aihwkit rescales the uS fit by g_max / 40 uS
+        device = dm.RRAM(g_max=g_max)
+        g = jnp.asarray(g_grid * g_max, jnp.float32)
+        got = f64(_spread_over_times(device, g, jnp.asarray(FIT_TIMES, jnp.float32)))
+        for t, row in zip(FIT_TIMES, got, strict=True):
+            want = wan_spread_at_fit(g_grid * g_max, t, g_max)
+            np.testing.assert_allclose(row, want, rtol=1e-4, atol=1e-4, err_msg=f"t={t}")
+
+
+def test_rram_spread_interpolates_monotonically_in_log_t():
+    device = dm.RRAM()
+    g_np = np.linspace(0.0, 1.0, 41) * RRAM_G_MAX
+    g = jnp.asarray(g_np, jnp.float32)
+    seg1 = np.logspace(0.0, np.log10(86400.0), 17)
+    seg2 = np.logspace(np.log10(86400.0), np.log10(172800.0), 9)
+    outside = np.array([0.0, 0.3, 1e6, 1e9])
+    times = np.concatenate([seg1, seg2, outside])
+    got = f64(_spread_over_times(device, g, jnp.asarray(times, jnp.float32)))
+    for t, row in zip(times, got, strict=True):
+        np.testing.assert_allclose(row, wan_spread(g_np, t), rtol=1e-4, atol=1e-4, err_msg=f"{t}")
+    s = [wan_spread_at_fit(g_np, t) for t in FIT_TIMES]
+    for seg, rows, (a, b) in ((seg1, got[:17], (s[0], s[1])), (seg2, got[17:26], (s[1], s[2]))):
+        lo, hi = np.minimum(a, b) - 1e-4, np.maximum(a, b) + 1e-4
+        assert np.all((rows >= lo) & (rows <= hi)), "spread leaves its fit-time bracket"
+        steps = np.diff(rows, axis=0) * np.sign(b - a)
+        assert np.all(steps >= -1e-4), f"spread not monotone on [{seg[0]:g}, {seg[-1]:g}] s"
+    np.testing.assert_allclose(got[-4:-2], np.broadcast_to(s[0], (2, 41)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[-2:], np.broadcast_to(s[2], (2, 41)), rtol=1e-5, atol=1e-5)
+
+
+RRAM_PROG_LEVELS = (0.25, 0.5, 0.75)  # >= 4.4 sigma from both range ends: no clipping
+RRAM_RELAX_LEVELS = (0.4, 0.5, 0.6)  # >= 4 sigma(1 day) from both range ends
+
+
+def test_rram_readback_after_programming_is_1s_spread():
+    key = seeded(401)
+    device = dm.RRAM(variation=clean_variation(RRAM_GAIN_SIGMA))
+    g_target = levels(RRAM_PROG_LEVELS, RRAM_G_MAX)
+    _, _, _, r = program_and_read(device, g_target, key, jnp.float32(1.0))
+    r = f64(r)
+    g = RRAM_G_MAX * np.asarray(RRAM_PROG_LEVELS)
+    sigma = wan_spread_at_fit(g, 1.0)
+    std = r.std(axis=1)
+    print("1 s read-back std / spread(g, 1 s):", std / sigma)
+    np.testing.assert_allclose(std, sigma, rtol=0.02)
+    assert_means(r.mean(axis=1), g, sigma)
+
+
+def test_rram_relaxation_reaches_published_spread():
+    """Docstring: gain part + per-write part = sigma(1 s); relaxation adds
+    sqrt(sigma(t)^2 - sigma(1 s)^2) in quadrature; the mean does not move. So a gain-including
+    read (no read noise) at 1 day / 2 days has std sigma(t), and `drifted` alone (no gain)
+    sqrt(sigma(t)^2 - (sd_gain g)^2), within a few percent of sigma(t)."""
+    key = seeded(402)
+    device = dm.RRAM(variation=clean_variation(RRAM_GAIN_SIGMA))
+    g_target = levels(RRAM_RELAX_LEVELS, RRAM_G_MAX)
+    g = RRAM_G_MAX * np.asarray(RRAM_RELAX_LEVELS)
+    for t in (86400.0, 172800.0):
+        identity, _, drifted, r = program_and_read(device, g_target, key, jnp.float32(t))
+        drifted, r = f64(drifted), f64(r)
+        np.testing.assert_allclose(r, f64(identity.read_gain) * drifted, rtol=1e-6)
+        sigma_t = wan_spread_at_fit(g, t)
+        std_read, std_drift = r.std(axis=1), drifted.std(axis=1)
+        no_gain = np.sqrt(sigma_t**2 - (gain_sd(RRAM_GAIN_SIGMA) * g) ** 2)
+        print(f"t={t:g}: read std / sigma(t):", std_read / sigma_t)
+        print(f"t={t:g}: drifted std / sigma(t):", std_drift / sigma_t)
+        np.testing.assert_allclose(std_read, sigma_t, rtol=0.02)
+        np.testing.assert_allclose(std_drift, no_gain, rtol=0.02)
+        np.testing.assert_allclose(std_drift, sigma_t, rtol=0.03)
+        assert_means(drifted.mean(axis=1), g, sigma_t)
+        assert_means(r.mean(axis=1), g, sigma_t)
+
+
+# --- 5. Identity statistics -------------------------------------------------------------------
+
+ID_VARIATION = dm.DeviceVariation(
+    read_gain_sigma=0.05,
+    range_sigma=0.1,
+    stuck_on_prob=0.01,
+    stuck_off_prob=0.02,
+    iv_nonlinearity=0.05,
+    iv_nonlinearity_sigma=0.02,
+)
+
+
+def _binomial_ok(count, p, n=N, k=4.0):
+    return abs(count - n * p) <= k * np.sqrt(n * p * (1 - p))
+
+
+def test_identity_stuck_fractions_scale_and_nest():
+    key = seeded(501)
+    device = dm.PCM(variation=ID_VARIATION)
+    shape_like = jnp.zeros((N,), jnp.float32)
+    id1 = draw(device, shape_like, key, 1.0)
+    id2 = draw(device, shape_like, key, 2.0)
+    more_off = dm.PCM(variation=eqx.tree_at(lambda v: v.stuck_off_prob, ID_VARIATION, 0.04))
+    id_off = draw(more_off, shape_like, key, 1.0)
+    on1, off1 = np.asarray(id1.stuck_on), np.asarray(id1.stuck_off)
+    on2, off2 = np.asarray(id2.stuck_on), np.asarray(id2.stuck_off)
+
+    for scale, on, off in ((1.0, on1, off1), (2.0, on2, off2)):
+        p_on, p_off = scale * 0.01, scale * 0.02
+        print(f"variation {scale}: stuck on {on.mean():.5f} (p {p_on}), off {off.mean():.5f}")
+        assert _binomial_ok(on.sum(), p_on), f"stuck-on fraction at variation {scale}"
+        assert _binomial_ok(off.sum(), p_off), f"stuck-off fraction at variation {scale}"
+        assert not np.any(on & off)
+    assert _binomial_ok(np.asarray(id_off.stuck_off).sum(), 0.04)
+    # Common random numbers: a stuck device stays stuck as the spreads grow.
+    assert np.all(on2[on1]), "stuck-on devices must stay stuck on at twice the variation"
+    assert np.all(off2[off1]), "stuck-off devices must stay stuck off at twice the variation"
+    assert np.all(np.asarray(id_off.stuck_off)[off1]), "stuck-off nested in stuck_off_prob"
+    np.testing.assert_array_equal(np.asarray(id_off.stuck_on), on1)
+
+
+def test_identity_read_gain_and_range_are_log_normal():
+    key = seeded(502)
+    device = dm.PCM(variation=ID_VARIATION)
+    shape_like = jnp.zeros((N,), jnp.float32)
+    for scale in (1.0, 2.0):
+        ident = draw(device, shape_like, key, scale)
+        gain = f64(ident.read_gain)
+        s = scale * 0.05
+        assert_means(gain.mean(), 1.0, gain_sd(s))  # mean 1, not median 1
+        log_gain = np.log(gain)
+        assert abs(log_gain.std() / s - 1.0) < 0.01
+        assert_normal((log_gain + 0.5 * s**2) / s, f"ln read gain at variation {scale}")
+
+        r = scale * 0.1
+        log_range = np.log(f64(ident.g_max) / PCM_G_MAX)
+        assert abs(log_range.std() / r - 1.0) < 0.01
+        assert _binomial_ok(np.sum(f64(ident.g_max) < PCM_G_MAX), 0.5), "median g_max = nominal"
+        assert_normal(log_range / r, f"ln(g_max / nominal) at variation {scale}")
+        np.testing.assert_array_equal(f64(ident.g_min), 0.0)
+
+
+def test_identity_variation_zero_gives_identical_devices():
+    key = seeded(503)
+    device = dm.PCM(variation=ID_VARIATION)
+    ident = draw(device, jnp.zeros((N,), jnp.float32), key, 0.0)
+    np.testing.assert_array_equal(f64(ident.read_gain), 1.0)
+    np.testing.assert_array_equal(f64(ident.g_max), PCM_G_MAX)
+    np.testing.assert_array_equal(f64(ident.g_min), 0.0)
+    assert not np.any(np.asarray(ident.stuck_on) | np.asarray(ident.stuck_off))
+    np.testing.assert_array_equal(f64(ident.drift_z), 0.0)
+    np.testing.assert_allclose(f64(ident.iv_nonlinearity), 0.05, rtol=1e-6)  # mean, not spread
+
+
+# --- 6. Ideal device --------------------------------------------------------------------------
+
+
+def test_ideal_programs_exactly_and_reads_without_noise():
+    key = seeded(601)
+    device = dm.Ideal()
+    k_t, k_dev, k_read = jax.random.split(key, 3)
+    g_target = jax.random.uniform(k_t, (N,), jnp.float32, 0.0, device.g_max)
+    identity, state = program(device, g_target, k_dev)
+    np.testing.assert_array_equal(f64(state.g), f64(g_target))
+    np.testing.assert_array_equal(f64(identity.read_gain), 1.0)
+    for t in (0.0, 1.0, 3600.0, 3.15e7):
+        t = jnp.float32(t)
+        np.testing.assert_array_equal(f64(read(device, identity, state, t)), f64(g_target))
+        noisy = read(device, identity, state, t, k_read)
+        np.testing.assert_array_equal(f64(noisy), f64(g_target))
