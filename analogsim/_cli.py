@@ -81,10 +81,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _enable_compilation_cache() -> None:
+    """Keep compiled programs between runs (ANALOGSIM_CACHE="" turns it off)."""
     import jax
 
     cache = os.environ.get("ANALOGSIM_CACHE", str(Path.home() / ".cache" / "analogsim" / "xla"))
-    if cache:
+    if cache and not jax.config.jax_compilation_cache_dir:  # a caller's own cache wins
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 

@@ -1,0 +1,129 @@
+"""The command line contract, on tiny sizes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from analogsim._cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_simulate(out: Path, seed: int = 0, *extra: str) -> xr.Dataset:
+    argv = [
+        "simulate",
+        "--chips",
+        "3",
+        "--times",
+        "1,86400",
+        "--epochs",
+        "3",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
+    assert main(argv) == 0
+    return xr.load_dataset(out / "simulate.nc", engine="scipy")
+
+
+def test_simulate_writes_labelled_dataset_and_figure(tmp_path, capsys):
+    ds = run_simulate(tmp_path / "a")
+    assert ds["accuracy"].dims == ("chip", "t")
+    assert ds["accuracy"].shape == (3, 2)
+    np.testing.assert_array_equal(ds["t"], [1.0, 86400.0])
+    assert 0.0 <= float(ds["digital_accuracy"]) <= 1.0
+    assert np.all((ds["accuracy"] >= 0) & (ds["accuracy"] <= 1))
+    assert ds.attrs["device"] == "pcm" and "Nandakumar" in ds.attrs["device_citation"]
+    assert ds.attrs["seed"] == 0 and ds.attrs["analogsim_version"]
+    assert ds["t"].attrs["units"] == "s"
+    assert (tmp_path / "a" / "simulate.png").stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "digital accuracy" in out and "mean" in out
+
+
+def test_simulate_same_seed_same_numbers_other_seed_other_chips(tmp_path):
+    a = run_simulate(tmp_path / "a", 0)
+    b = run_simulate(tmp_path / "b", 0)
+    c = run_simulate(tmp_path / "c", 1, "--chunk-size", "2")
+    xr.testing.assert_identical(a, b)
+    assert not np.array_equal(a["accuracy"].values, c["accuracy"].values)
+
+
+def test_device_characterization(tmp_path):
+    assert main(["device", "rram", "--devices", "2000", "--out", str(tmp_path)]) == 0
+    ds = xr.load_dataset(tmp_path / "device.nc", engine="scipy")
+    assert set(ds.dims) == {"g_target", "t"}
+    for name in ("prog_mean", "prog_std", "read_mean", "read_std"):
+        assert ds[name].attrs["units"] == "uS"
+    assert ds["read_std"].dims == ("g_target", "t")
+    assert (tmp_path / "device.png").exists()
+
+
+def test_devices_lists_presets(capsys):
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    for name in ("ideal", "pcm", "rram"):
+        assert name in out
+    assert "Wan et al." in out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["simulate", "--device", "nope"], "unknown device preset 'nope'"),
+        (["simulate", "--chips", "0"], "--chips"),
+        (["simulate", "--times", "1,-5", "--epochs", "1"], "--times must be >= 0"),
+        (["simulate", "--variation", "-1", "--epochs", "1"], "variation must be in"),
+        (["simulate", "--network", "vgg"], "--network"),
+        (["device", "nope"], "known presets"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_command_lines_exit_2_with_one_line(argv, needle, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path)] if argv[0] != "frobnicate" else argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_console_script_exit_status_and_no_traceback():
+    env = {**os.environ, "ANALOGSIM_CACHE": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "analogsim", "simulate", "--bits", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "analogsim: error: unrecognized arguments: --bits 3"
+
+
+def test_example_runs_on_tiny_sizes(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "simulate_network.py"),
+            "--chips",
+            "2",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "fig.png"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "XLA_FLAGS": "--xla_backend_optimization_level=0"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "mean accuracy over chips" in proc.stdout
+    assert (tmp_path / "fig.png").exists()
