@@ -5,6 +5,7 @@
 Cases (medians of repeated runs after compilation, analog and digital timed side by side):
   mlp784_b1024     PCM, 8-bit DAC/ADC, read noise, all variation on, MLP 784-256-256-10,
                    batch 1024, one chip; digital = jitted x @ W + b with ReLU.
+  mlp784_b1024_pwm the same with pulse-width-modulated inputs (no I-V nonlinearity term).
   fleet256_digits  256 PCM chips, digits MLP 64-128-10 on all 1797 digits, one compiled
                    call; digital = batched einsum over 256 weight sets of the same shapes.
 The analog time includes reading the array at time t (drift, read noise) on every call.
@@ -49,8 +50,9 @@ def _interleaved(analog, digital, repeats: int) -> tuple[float, float]:
     return statistics.median(ta), statistics.median(td)
 
 
-def mlp784_b1024(repeats: int) -> dict:
-    spec = A.HardwareSpec()  # PCM, 8-bit converters, read noise, nominal variation
+def mlp784_b1024(repeats: int, encoding: str = "amplitude") -> dict:
+    # PCM, 8-bit converters, read noise, nominal variation
+    spec = A.HardwareSpec(input_encoding=encoding)
     net = A.mlp((784, 256, 256, 10))
     params = A.init_params(net, key=jax.random.key(0))
     chip = A.make_chip(spec, net.shapes, key=jax.random.key(1))
@@ -66,7 +68,8 @@ def mlp784_b1024(repeats: int) -> dict:
         (digital, (params, x)),
         repeats,
     )
-    return {"case": "mlp784_b1024", "analog_s": a, "digital_s": d, "ratio": a / d}
+    name = "mlp784_b1024" + ("" if encoding == "amplitude" else f"_{encoding}")
+    return {"case": name, "analog_s": a, "digital_s": d, "ratio": a / d}
 
 
 def fleet256_digits(repeats: int, chips: int = 256) -> dict:
@@ -113,7 +116,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
-    results = [mlp784_b1024(args.repeats), fleet256_digits(max(5, args.repeats // 3))]
+    results = [
+        mlp784_b1024(args.repeats),
+        mlp784_b1024(args.repeats, encoding="pwm"),
+        fleet256_digits(max(5, args.repeats // 3)),
+    ]
     meta = {
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
