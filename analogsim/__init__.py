@@ -2,12 +2,14 @@
 
 from device_models import ParameterError as ParameterError
 
+from ._characterize import characterize_device as characterize_device
 from ._chip import ChipIdentity as ChipIdentity
 from ._chip import LayerIdentity as LayerIdentity
 from ._chip import make_chip as make_chip
+from ._data import Dataset as Dataset
+from ._data import load_digits as load_digits
 from ._forward import analog_linear as analog_linear
 from ._forward import apply_analog as apply_analog
-from ._forward import read_conductances as read_conductances
 from ._keys import chip_key as chip_key
 from ._keys import root_key as root_key
 from ._keys import stream as stream
@@ -21,10 +23,17 @@ from ._networks import init_params as init_params
 from ._networks import mlp as mlp
 from ._periphery import PeripheryVariation as PeripheryVariation
 from ._periphery import quantize as quantize
+from ._plots import plot_accuracy_vs_time as plot_accuracy_vs_time
+from ._plots import plot_device as plot_device
 from ._program import ChipState as ChipState
 from ._program import LayerState as LayerState
 from ._program import program_and_verify as program_and_verify
 from ._program import program_chip as program_chip
+from ._provenance import write_dataset as write_dataset
+from ._read import read_conductances as read_conductances
+from ._simulate import simulate as simulate
 from ._spec import HardwareSpec as HardwareSpec
 from ._tile import analog_mvm as analog_mvm
+from ._train_digital import accuracy as accuracy
+from ._train_digital import train_digital as train_digital
 from ._version import __version__ as __version__

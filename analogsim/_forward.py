@@ -11,25 +11,9 @@ from device_models._checks import check_finite, check_nonnegative
 from ._chip import ChipIdentity, LayerIdentity
 from ._networks import Network, apply
 from ._program import ChipState, LayerState
+from ._read import read_conductances
 from ._spec import HardwareSpec
 from ._tile import analog_mvm
-
-
-def read_conductances(
-    spec: HardwareSpec, layer: LayerIdentity, state: LayerState, t: ArrayLike, *, key: Array | None
-) -> Float[Array, "2 rows cols"]:
-    """The (G+, G-) conductances (uS) one array read sees at `t` seconds after programming."""
-    return spec.device.conductance(layer.devices, state.devices, t, key=key)
-
-
-def calibration_read(
-    spec: HardwareSpec, layer: LayerIdentity, state: LayerState, t: ArrayLike, *, key: Array
-) -> Float[Array, ""]:
-    """Sum of |outputs| for a full-scale all-ones input at time `t`: the drift reference."""
-    g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(key, 0))
-    ones = jnp.ones((1, g.shape[1]), jnp.float32)
-    y = analog_mvm(spec, layer, g, ones, key=jax.random.fold_in(key, 1))
-    return jnp.sum(jnp.abs(y))
 
 
 def analog_linear(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+# Figures are built without pyplot: no global state, no backend switch, and they display
+# in notebooks and save from scripts alike.
 
 _TIME_TICKS = [
     (1.0, "1 s"),
@@ -46,7 +45,8 @@ def plot_accuracy_vs_time(ds: xr.Dataset) -> Figure:
     acc = ds["accuracy"].transpose("chip", "t").values * 100
     t = ds["t"].values
     t_plot = np.maximum(t, 1e-3)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
     for row in acc:
         ax.plot(t_plot, row, color="tab:blue", alpha=0.15, lw=0.8)
     q = np.percentile(acc, [0, 25, 50, 75, 100], axis=0)
@@ -68,7 +68,8 @@ def plot_device(ds: xr.Dataset) -> Figure:
     """A device's characterization: programming error vs target, and drift of each level."""
     g = ds["g_target"].values
     t = ds["t"].values
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(g, ds["prog_std"].values, "o-", label="std after one write")
     ax1.plot(g, ds["prog_mean"].values - g, "s--", label="mean error (mean - target)")
     ax1.axhline(0, color="k", lw=0.8)
@@ -77,7 +78,7 @@ def plot_device(ds: xr.Dataset) -> Figure:
     ax1.set_title("Programming error", fontsize=10)
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     shown = g[1:] if len(g) > 1 else g
     for i, level in enumerate(shown):
         j = int(np.argmin(np.abs(g - level)))

@@ -22,6 +22,7 @@ from device_models._checks import (
 from ._chip import ChipIdentity
 from ._keys import stream
 from ._mapping import weight_scale, weights_to_conductances
+from ._read import calibration_read
 from ._spec import HardwareSpec
 
 ProgramMethod = Literal["open-loop", "verify"]
@@ -53,7 +54,7 @@ class ChipState(eqx.Module):
 def program_and_verify(
     device: AbstractDeviceModel,
     identity: DeviceIdentity,
-    g_target: Float[Array, ...],
+    g_target: Float[Array, "..."],
     *,
     key: Array,
     iterations: int = 10,
@@ -128,8 +129,6 @@ def program_chip(
         method: "open-loop" (one write per device) or "verify" (program-and-verify).
         iterations, tolerance: program-and-verify settings (tolerance in uS).
     """
-    from ._forward import calibration_read
-
     if method not in ("open-loop", "verify"):
         raise ParameterError(f"method must be 'open-loop' or 'verify'; got {method!r}")
     if len(params) != len(chip.layers):

@@ -39,19 +39,19 @@ class AbstractDeviceModel(eqx.Module):
     # --- physics each preset defines -------------------------------------------------------
 
     @abc.abstractmethod
-    def write_noise_sigma(self, g_target: Float[Array, ...]) -> Float[Array, ...]:
+    def write_noise_sigma(self, g_target: Float[Array, "..."]) -> Float[Array, "..."]:
         """Standard deviation of one write around its target, microsiemens (per-write part only)."""
 
     @abc.abstractmethod
     def drifted(
         self, identity: DeviceIdentity, state: DeviceState, t: ArrayLike
-    ) -> Float[Array, ...]:
+    ) -> Float[Array, "..."]:
         """Mean conductance `t` seconds after programming (drift, relaxation), microsiemens."""
 
     @abc.abstractmethod
     def read_noise_sigma(
-        self, g_t: Float[Array, ...], state: DeviceState, t: ArrayLike
-    ) -> Float[Array, ...]:
+        self, g_t: Float[Array, "..."], state: DeviceState, t: ArrayLike
+    ) -> Float[Array, "..."]:
         """Standard deviation of one read at time `t`, microsiemens."""
 
     # --- what every device does --------------------------------------------------------------
@@ -66,7 +66,7 @@ class AbstractDeviceModel(eqx.Module):
         )
 
     def program(
-        self, identity: DeviceIdentity, g_target: Float[Array, ...], *, key: Array
+        self, identity: DeviceIdentity, g_target: Float[Array, "..."], *, key: Array
     ) -> DeviceState:
         """Write `g_target` (microsiemens) open loop: write noise, clipped to each device's own
         range; stuck devices ignore the write."""
@@ -85,7 +85,7 @@ class AbstractDeviceModel(eqx.Module):
         t: ArrayLike,
         *,
         key: Array | None = None,
-    ) -> Float[Array, ...]:
+    ) -> Float[Array, "..."]:
         """Conductance a read sees at `t` seconds after programming, microsiemens.
 
         Drift and relaxation act on devices that are not stuck; read noise (when `key` is given)
@@ -100,8 +100,8 @@ class AbstractDeviceModel(eqx.Module):
         return jnp.maximum(identity.read_gain * g_t, 0.0)
 
     def current(
-        self, identity: DeviceIdentity, g: Float[Array, ...], v: Float[Array, ...]
-    ) -> Float[Array, ...]:
+        self, identity: DeviceIdentity, g: Float[Array, "..."], v: Float[Array, "..."]
+    ) -> Float[Array, "..."]:
         """Device current for conductance `g` (uS) at voltage `v` in units of the read voltage,
         in uS x V_read: I = g v (1 + k (v^2 - 1)). Exact g at |v| = 1, the verify voltage."""
         k = identity.iv_nonlinearity

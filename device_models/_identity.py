@@ -27,13 +27,13 @@ class DeviceIdentity(eqx.Module):
         iv_nonlinearity: the device's k in I = g V (1 + k ((V / V_read)^2 - 1)).
     """
 
-    read_gain: Float[Array, ...]
-    g_min: Float[Array, ...]
-    g_max: Float[Array, ...]
-    stuck_on: Bool[Array, ...]
-    stuck_off: Bool[Array, ...]
-    drift_z: Float[Array, ...]
-    iv_nonlinearity: Float[Array, ...]
+    read_gain: Float[Array, "..."]
+    g_min: Float[Array, "..."]
+    g_max: Float[Array, "..."]
+    stuck_on: Bool[Array, "..."]
+    stuck_off: Bool[Array, "..."]
+    drift_z: Float[Array, "..."]
+    iv_nonlinearity: Float[Array, "..."]
 
 
 def draw_identity(

@@ -12,7 +12,7 @@ from ._base import AbstractDeviceModel
 from ._checks import check_nonnegative, check_order, check_range
 from ._identity import DeviceIdentity
 from ._state import DeviceState
-from ._variation import DeviceVariation
+from ._variation import DeviceVariation, per_write_sigma
 
 # The part of the published programming spread that is a fixed per-device gain (see docstring).
 _NOMINAL_READ_GAIN_SIGMA = 0.025
@@ -88,20 +88,18 @@ class PCM(AbstractDeviceModel):
         check_range("t_read", self.t_read, 0.0, low_open=True, unit="s")
         check_order("g_min", self.g_min, "g_max", self.g_max, unit="uS")
 
-    def _x(self, g: Float[Array, ...]) -> Float[Array, ...]:
+    def _x(self, g: Float[Array, "..."]) -> Float[Array, "..."]:
         return jnp.clip(g / self.g_max, 1e-6, None)
 
-    def programming_sigma(self, g_target: Float[Array, ...]) -> Float[Array, ...]:
+    def programming_sigma(self, g_target: Float[Array, "..."]) -> Float[Array, "..."]:
         """The published sigma_prog(x), microsiemens (identity and per-write parts together)."""
         x = g_target / self.g_max
         return jnp.maximum(0.26348 + 1.9650 * x - 1.1731 * x**2, 0.0)
 
-    def write_noise_sigma(self, g_target: Float[Array, ...]) -> Float[Array, ...]:
-        sd_gain = jnp.sqrt(jnp.expm1(_NOMINAL_READ_GAIN_SIGMA**2))
-        total = self.programming_sigma(g_target)
-        return jnp.sqrt(jnp.maximum(total**2 - (sd_gain * g_target) ** 2, 0.0))
+    def write_noise_sigma(self, g_target: Float[Array, "..."]) -> Float[Array, "..."]:
+        return per_write_sigma(self.programming_sigma(g_target), g_target, _NOMINAL_READ_GAIN_SIGMA)
 
-    def drift_exponent(self, identity: DeviceIdentity, g_prog: Float[Array, ...]) -> Array:
+    def drift_exponent(self, identity: DeviceIdentity, g_prog: Float[Array, "..."]) -> Array:
         """Each device's nu at its programmed level: mu_nu(x) + sigma_nu(x) * drift_z, >= 0."""
         log_x = jnp.log(self._x(g_prog))
         mu = jnp.clip(-0.0155 * log_x + 0.0244, 0.049, 0.1)

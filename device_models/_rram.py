@@ -13,7 +13,7 @@ from ._base import AbstractDeviceModel
 from ._checks import check_nonnegative, check_order, check_range
 from ._identity import DeviceIdentity
 from ._state import DeviceState
-from ._variation import DeviceVariation
+from ._variation import DeviceVariation, per_write_sigma
 
 _NOMINAL_READ_GAIN_SIGMA = 0.02
 _G_REF = 40.0  # uS, the g_max the polynomials were fitted at
@@ -93,7 +93,7 @@ class RRAM(AbstractDeviceModel):
         check_nonnegative("relaxation_scale", self.relaxation_scale)
         check_nonnegative("read_noise_relative", self.read_noise_relative)
 
-    def spread(self, g: Float[Array, ...], t: ArrayLike) -> Float[Array, ...]:
+    def spread(self, g: Float[Array, "..."], t: ArrayLike) -> Float[Array, "..."]:
         """Published spread sigma(g, t) in uS, at `t` seconds after write-verify."""
         x = jnp.clip(g / self.g_max, 0.0, 1.0)
         scale = self.g_max / _G_REF
@@ -105,10 +105,10 @@ class RRAM(AbstractDeviceModel):
         second = sig[1] + jnp.clip((log_t - l1) / (l2 - l1), 0.0, 1.0) * (sig[2] - sig[1])
         return jnp.where(log_t <= l1, first, second)
 
-    def write_noise_sigma(self, g_target: Float[Array, ...]) -> Float[Array, ...]:
-        sd_gain = jnp.sqrt(jnp.expm1(_NOMINAL_READ_GAIN_SIGMA**2))
-        total = self.spread(g_target, _FIT_TIMES[0])
-        return jnp.sqrt(jnp.maximum(total**2 - (sd_gain * g_target) ** 2, 0.0))
+    def write_noise_sigma(self, g_target: Float[Array, "..."]) -> Float[Array, "..."]:
+        return per_write_sigma(
+            self.spread(g_target, _FIT_TIMES[0]), g_target, _NOMINAL_READ_GAIN_SIGMA
+        )
 
     def drifted(self, identity: DeviceIdentity, state: DeviceState, t: ArrayLike) -> Array:
         grow = self.spread(state.g, t) ** 2 - self.spread(state.g, _FIT_TIMES[0]) ** 2

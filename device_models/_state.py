@@ -16,5 +16,5 @@ class DeviceState(eqx.Module):
             the same relaxed conductance. Unused by devices without relaxation.
     """
 
-    g: Float[Array, ...]
-    relaxation_z: Float[Array, ...]
+    g: Float[Array, "..."]
+    relaxation_z: Float[Array, "..."]

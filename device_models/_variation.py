@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import equinox as eqx
-from jaxtyping import ArrayLike
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
 
 from ._checks import check_nonnegative, check_probability, check_range
 
@@ -46,3 +47,13 @@ class DeviceVariation(eqx.Module):
         check_range("iv_nonlinearity", self.iv_nonlinearity, -1.0, 1.0)
         check_nonnegative("iv_nonlinearity_sigma", self.iv_nonlinearity_sigma)
         check_nonnegative("drift_sigma_scale", self.drift_sigma_scale)
+
+
+def per_write_sigma(total: Array, g: Array, read_gain_sigma: float) -> Array:
+    """What is left of a published spread `total` (uS, measured across many devices at
+    conductance `g`) once a fixed log-normal read gain of sigma `read_gain_sigma` is carved
+    out: sqrt(max(total^2 - (sd_gain g)^2, 0)), sd_gain = sqrt(exp(sigma^2) - 1), the standard
+    deviation of a mean-one log-normal gain. Gain and per-write noise then add back to `total`.
+    """
+    sd_gain = jnp.sqrt(jnp.expm1(read_gain_sigma**2))
+    return jnp.sqrt(jnp.maximum(total**2 - (sd_gain * g) ** 2, 0.0))
