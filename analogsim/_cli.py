@@ -151,12 +151,17 @@ def _fmt_time(t: float) -> str:
 
 
 def _cmd_device(args: argparse.Namespace) -> None:
-    from device_models import get_device
+    from device_models import PRESETS, PULSE_PRESETS, get_device
 
     from ._characterize import characterize_device
     from ._plots import plot_device
     from ._provenance import save_figure, write_dataset
 
+    if args.name in PULSE_PRESETS:
+        return _cmd_pulse_device(args)
+    if args.name not in PRESETS:
+        known = ", ".join(sorted([*PRESETS, *PULSE_PRESETS]))
+        raise CommandError(f"unknown device preset {args.name!r}; known presets: {known}")
     device = get_device(args.name)
     ds = characterize_device(device, devices=args.devices, seed=args.seed)
     out = Path(args.out)
@@ -178,11 +183,37 @@ def _cmd_device(args: argparse.Namespace) -> None:
     print(f"wrote {nc} and {png}")
 
 
-def _cmd_devices(args: argparse.Namespace) -> None:
-    from device_models import list_devices
+def _cmd_pulse_device(args: argparse.Namespace) -> None:
+    from device_models import get_pulse_response
 
+    from ._characterize import pulse_response_curve
+    from ._plots import plot_pulse_response
+    from ._provenance import save_figure, write_dataset
+
+    response = get_pulse_response(args.name)
+    ds = pulse_response_curve(response, name=args.name, seed=args.seed)
+    out = Path(args.out)
+    nc = write_dataset(ds, out / "pulse_response.nc")
+    png = save_figure(plot_pulse_response(ds), out / "pulse_response.png")
+    g = ds["conductance"].values
+    up = int((ds["direction"].values > 0).sum())
+    print(f"{args.name}: {type(response).__name__} pulse response, {g.shape[0]} devices")
+    print(f"{'device':>6}{'start uS':>10}{'after up':>10}{'after down':>12}")
+    for i, row in enumerate(g):
+        print(f"{i:>6}{row[0]:>10.2f}{row[up]:>10.2f}{row[-1]:>12.2f}")
+    print(f"wrote {nc} and {png}")
+
+
+def _cmd_devices(args: argparse.Namespace) -> None:
+    from device_models import PULSE_PRESETS, list_devices
+
+    print("read/drift presets (simulate, device):")
     for name, citation in list_devices():
-        print(f"{name:<8} {citation}")
+        print(f"  {name:<14} {citation}")
+    print("pulsed-update presets (device):")
+    for name, make in sorted(PULSE_PRESETS.items()):
+        doc = " ".join((make.__doc__ or "").split())
+        print(f"  {name:<14} {doc[:110]}{'...' if len(doc) > 110 else ''}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,3 +96,29 @@ def plot_device(ds: xr.Dataset) -> Figure:
     fig.suptitle(f"Device {ds.attrs.get('device', '?')}: {n} devices per point", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def plot_pulse_response(ds: xr.Dataset) -> Figure:
+    """Conductance vs pulse number for several devices of one chip, up then down."""
+    g = ds["conductance"].values
+    pulse = ds["pulse"].values
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["tab10"]
+    for i, row in enumerate(g):
+        ax.plot(pulse, row, lw=0.8, color=cmap(i % 10), label=f"device {i}" if i < 10 else None)
+    turn = int(np.argmax(ds["direction"].values < 0))
+    if turn > 0:
+        ax.axvline(pulse[turn], color="k", ls=":", lw=1)
+        ax.text(pulse[turn], ax.get_ylim()[1], " down pulses", va="top", fontsize=8)
+        ax.text(pulse[0], ax.get_ylim()[1], " up pulses", va="top", fontsize=8)
+    ax.set_xlabel("pulse number")
+    ax.set_ylabel("conductance (uS)")
+    ax.set_title(
+        f"Pulse response, {ds.attrs.get('device', '?')}: {g.shape[0]} devices of one chip",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -20,8 +21,8 @@ def describe(module: Any) -> Any:
     """A JSON-able description of a spec or device: class name and every field's value."""
     if isinstance(module, eqx.Module):
         out: dict[str, Any] = {"type": type(module).__name__}
-        for name in module.__dataclass_fields__:
-            out[name] = describe(getattr(module, name))
+        for field in dataclasses.fields(module):
+            out[field.name] = describe(getattr(module, field.name))
         return out
     if isinstance(module, tuple | list):
         return [describe(v) for v in module]

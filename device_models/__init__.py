@@ -9,6 +9,15 @@ from ._ideal import Ideal as Ideal
 from ._identity import DeviceIdentity as DeviceIdentity
 from ._identity import draw_identity as draw_identity
 from ._pcm import PCM as PCM
+from ._pulse_families import ConstantStep as ConstantStep
+from ._pulse_families import ExpStep as ExpStep
+from ._pulse_families import LinearStep as LinearStep
+from ._pulse_families import PowStep as PowStep
+from ._pulse_families import SoftBounds as SoftBounds
+from ._pulse_response import AbstractPulseResponse as AbstractPulseResponse
+from ._pulse_response import PulseIdentity as PulseIdentity
+from ._pulsed_presets import PULSE_PRESETS as PULSE_PRESETS
+from ._pulsed_presets import get_pulse_response as get_pulse_response
 from ._registry import PRESETS as PRESETS
 from ._registry import get_device as get_device
 from ._registry import list_devices as list_devices

@@ -127,3 +127,16 @@ def test_example_runs_on_tiny_sizes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "mean accuracy over chips" in proc.stdout
     assert (tmp_path / "fig.png").exists()
+
+
+def test_pulsed_device_writes_pulse_response(tmp_path, capsys):
+    assert main(["device", "gokmen_vlasov", "--out", str(tmp_path)]) == 0
+    ds = xr.load_dataset(tmp_path / "pulse_response.nc", engine="scipy")
+    g = ds["conductance"]
+    assert g.dims == ("device", "pulse") and g.attrs["units"] == "uS"
+    up = int((ds["direction"] > 0).sum())
+    # ~1250 states: a train of 1.2x that many up pulses takes every device to its upper bound
+    assert np.all(g.values[:, up] > g.values[:, 0] + 5.0)
+    assert np.all(g.values >= 0.0)
+    assert (tmp_path / "pulse_response.png").exists()
+    assert "gokmen_vlasov" in capsys.readouterr().out

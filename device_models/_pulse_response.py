@@ -1,0 +1,167 @@
+"""Pulsed updates: how each device answers a train of up or down programming pulses.
+
+Families follow the conventions of IBM aihwkit's pulsed devices (Rasch et al., AICAS 2021),
+written on a normalized weight axis w in [w_min, w_max] of each device. A device's conductance
+(microsiemens) maps linearly onto that axis over [g_min, g_max] of the nominal range:
+
+    g = g_min + (w - w_min) / (w_max - w_min) * (g_max - g_min).
+
+One pulse moves w by `direction * step(w) * (1 + dw_min_std * xi)` (xi standard normal, drawn per
+pulse: cycle-to-cycle noise), then clips w to that device's own bounds.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, Int
+
+from ._checks import check_int_range, check_nonnegative, check_order, check_range
+
+_DW, _UP_DOWN, _W_MAX, _W_MIN, _FAMILY = range(5)
+
+
+class PulseIdentity(eqx.Module):
+    """Each device's own pulse response, drawn once from the chip's key (all one shape).
+
+    Attributes:
+        dw_up, dw_down: step of one up / down pulse at the reference point, w units (>= 0).
+        w_min, w_max: the device's own bounds, w units (w_min < w_max); w_min is floored at
+            the w of 0 uS, since no device conducts negatively.
+        family: one family-specific per-device number (e.g. the linear-step slope factor).
+    """
+
+    dw_up: Float[Array, "..."]
+    dw_down: Float[Array, "..."]
+    w_min: Float[Array, "..."]
+    w_max: Float[Array, "..."]
+    family: Float[Array, "..."]
+
+
+class AbstractPulseResponse(eqx.Module):
+    """A family of pulsed update responses with device-to-device and cycle-to-cycle spread.
+
+    Attributes (numbers are traced, sweepable):
+        g_min, g_max: conductance range the w axis maps onto, microsiemens.
+        dw_min: mean step of one pulse at the reference point, w units ((w_max - w_min) /
+            dw_min is about the number of states).
+        dw_min_dtod: device-to-device spread of the step (relative std, or sigma of ln when
+            `log_normal_steps`).
+        up_down: mean up/down imbalance: dw_up = dw (1 + up_down), dw_down = dw (1 - up_down).
+        up_down_dtod: device-to-device spread of the imbalance.
+        w_min, w_max: nominal bounds on the w axis (w_min < 0 < w_max).
+        w_min_dtod, w_max_dtod: relative device-to-device spread of each bound.
+        dw_min_std: cycle-to-cycle relative spread of each pulse's step.
+        log_normal_steps: draw step sizes log-normal (always positive) instead of normal
+            (clipped at zero, as aihwkit does) (static).
+    """
+
+    g_min: eqx.AbstractVar[ArrayLike]
+    g_max: eqx.AbstractVar[ArrayLike]
+    dw_min: eqx.AbstractVar[ArrayLike]
+    dw_min_dtod: eqx.AbstractVar[ArrayLike]
+    up_down: eqx.AbstractVar[ArrayLike]
+    up_down_dtod: eqx.AbstractVar[ArrayLike]
+    w_min: eqx.AbstractVar[ArrayLike]
+    w_max: eqx.AbstractVar[ArrayLike]
+    w_min_dtod: eqx.AbstractVar[ArrayLike]
+    w_max_dtod: eqx.AbstractVar[ArrayLike]
+    dw_min_std: eqx.AbstractVar[ArrayLike]
+    log_normal_steps: eqx.AbstractVar[bool]
+
+    def __check_init__(self) -> None:
+        check_order("g_min", self.g_min, "g_max", self.g_max, unit="uS")
+        check_range("w_min", self.w_min, high=0.0)
+        check_range("w_max", self.w_max, 0.0, low_open=True)
+        for name in ("dw_min_dtod", "up_down_dtod", "w_min_dtod", "w_max_dtod", "dw_min_std"):
+            check_nonnegative(name, getattr(self, name))
+        check_range("dw_min", self.dw_min, 0.0, low_open=True)
+        check_range("up_down", self.up_down, -1.0, 1.0, low_open=True)
+
+    # --- the family --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def step(
+        self, identity: PulseIdentity, w: Float[Array, "..."], up: Array
+    ) -> Float[Array, "..."]:
+        """Mean magnitude of one pulse's step at position `w` (w units, >= 0); `up` selects
+        up (True) or down (False) pulses."""
+
+    def family_spread(self) -> tuple[ArrayLike, ArrayLike]:
+        """(mean, device-to-device std) of the family's own per-device number."""
+        return 0.0, 0.0
+
+    # --- what every family shares ------------------------------------------------------------
+
+    def draw_identity(
+        self, shape: tuple[int, ...], *, key: Array, variation: ArrayLike = 1.0
+    ) -> PulseIdentity:
+        """Draw each device's pulse response; `variation` scales every device-to-device spread."""
+        check_nonnegative("variation", variation)
+        z = jax.random.normal(key, (5, *shape))
+        s = variation
+        if self.log_normal_steps:
+            dw = self.dw_min * jnp.exp(s * self.dw_min_dtod * z[_DW])
+        else:
+            dw = jnp.maximum(self.dw_min * (1.0 + s * self.dw_min_dtod * z[_DW]), 0.0)
+        bias = jnp.clip(self.up_down + s * self.up_down_dtod * z[_UP_DOWN], -1.0, 1.0)
+        w_max = self.w_max * jnp.maximum(1.0 + s * self.w_max_dtod * z[_W_MAX], 0.0)
+        w_min = self.w_min * jnp.maximum(1.0 + s * self.w_min_dtod * z[_W_MIN], 0.0)
+        # no device conducts below 0 uS: a lower bound drawn beyond it is floored there
+        w_min = jnp.maximum(w_min, self.to_w(jnp.float32(0.0)))
+        mean, std = self.family_spread()
+        return PulseIdentity(
+            dw_up=dw * (1.0 + bias),
+            dw_down=dw * (1.0 - bias),
+            w_min=w_min,
+            w_max=w_max,
+            family=mean + s * std * z[_FAMILY],
+        )
+
+    def to_w(self, g: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Conductance (uS) to the normalized w axis."""
+        return self.w_min + (g - self.g_min) / (self.g_max - self.g_min) * (self.w_max - self.w_min)
+
+    def to_g(self, w: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Normalized w to conductance (uS)."""
+        return self.g_min + (w - self.w_min) / (self.w_max - self.w_min) * (self.g_max - self.g_min)
+
+    def apply_pulses(
+        self,
+        identity: PulseIdentity,
+        g: Float[Array, "..."],
+        pulses: Int[Array, "..."],
+        *,
+        key: Array,
+        max_pulses: int = 31,
+    ) -> Float[Array, "..."]:
+        """Fire `pulses` pulses at each device (positive: up, negative: down), one at a time.
+
+        Args:
+            identity: the devices' pulse identity.
+            g: conductances before the pulses, microsiemens.
+            pulses: signed pulse counts per device; |pulses| is capped at `max_pulses`.
+            key: update key; pulse i draws its cycle-to-cycle noise from `fold_in(key, i)`.
+            max_pulses: the longest pulse train (static: it sets the loop length).
+
+        Returns:
+            Conductances after the pulses, microsiemens, within each device's own bounds.
+        """
+        check_int_range("max_pulses", max_pulses, 1, 1_000_000)
+        n = jnp.clip(pulses, -max_pulses, max_pulses)
+        up = n > 0
+        count = jnp.abs(n)
+        w = jnp.clip(self.to_w(g), identity.w_min, identity.w_max)
+
+        def pulse(i: Array, w: Array) -> Array:
+            xi = jax.random.normal(jax.random.fold_in(key, i), w.shape)
+            # not clipped: with a large spread a pulse can move the wrong way, as in aihwkit
+            dw = self.step(identity, w, up) * (1.0 + self.dw_min_std * xi)
+            w = w + jnp.where(count > i, jnp.where(up, dw, -dw), 0.0)
+            return jnp.clip(w, identity.w_min, identity.w_max)
+
+        w = jax.lax.fori_loop(0, max_pulses, pulse, w)
+        return self.to_g(w)

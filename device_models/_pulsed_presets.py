@@ -1,0 +1,106 @@
+"""Named pulsed-update presets, each citing the measurements it was fitted to.
+
+The numbers are those of IBM aihwkit's device presets (normalized weight axis w in
+[w_min, w_max], see `_pulse_response.py`), mapped onto 0..25 uS; the conductance scale is a
+convention (the fits are in normalized units), the number of states and every spread are not.
+"""
+
+from __future__ import annotations
+
+from ._checks import ParameterError
+from ._pulse_families import ConstantStep, ExpStep, LinearStep
+from ._pulse_response import AbstractPulseResponse
+
+
+def idealized() -> ConstantStep:
+    """About 10,000 states (dw_min = 0.0002 on [-1, 1]) as aihwkit's IdealizedPresetDevice
+    (Rasch, Gokmen & Haensch, IEEE Design & Test 2019), with every spread reduced to 1%: the
+    near-ideal reference device of in-situ training."""
+    return ConstantStep(
+        dw_min=0.0002,
+        dw_min_dtod=0.01,
+        dw_min_std=0.01,
+        up_down=0.0,
+        up_down_dtod=0.0,
+        w_min_dtod=0.01,
+        w_max_dtod=0.01,
+    )
+
+
+def gokmen_vlasov() -> ConstantStep:
+    """The resistive processing unit specification of Gokmen & Vlasov, Front. Neurosci.
+    10:333 (2016), as aihwkit's GokmenVlasovPresetDevice: ~1200 states (dw_min = 0.0016 on
+    [-1, 1]), 30% device-to-device step spread, 30% cycle-to-cycle, 1% up/down imbalance
+    spread, 30% spread of the bounds."""
+    return ConstantStep(
+        dw_min=0.0016,
+        dw_min_dtod=0.3,
+        dw_min_std=0.3,
+        up_down=0.0,
+        up_down_dtod=0.01,
+        w_min_dtod=0.3,
+        w_max_dtod=0.3,
+    )
+
+
+def reram_es() -> ExpStep:
+    """HfOx RRAM, exponential step fitted by aihwkit (ReRamESPresetDevice) to Gong et al.,
+    "Signal and noise extraction from analog memory elements for neuromorphic computing",
+    Nat. Commun. 9:2102 (2018): dw_min = 0.00135, up_down = 0.259, a = b = -0.5,
+    gamma = 5, A_up = -1.18445, A_down = -0.081404, 20% step and 30% bound spread, 5% imbalance
+    spread and a cycle-to-cycle step spread of 500% (steps often go the wrong way). aihwkit's
+    additional read-out "write noise" of that preset is not modelled here."""
+    return ExpStep(
+        dw_min=0.00135,
+        up_down=0.259359,
+        a=-0.5,
+        b=-0.5,
+        gamma_up=5.0,
+        gamma_down=5.0,
+        A_up=-1.18445,
+        A_down=-0.081404,
+        dw_min_dtod=0.2,
+        up_down_dtod=0.05,
+        w_min_dtod=0.3,
+        w_max_dtod=0.3,
+        dw_min_std=5.0,
+    )
+
+
+def ecram() -> LinearStep:
+    """Lithium ECRAM, linear step fitted by aihwkit (EcRamPresetDevice) to Tang et al.,
+    "ECRAM as scalable synaptic cell for high-speed, low-power neuromorphic computing",
+    IEDM 2018: ~1000 states (dw_min = 0.002), asymmetric slopes gamma_up = 0.1153,
+    gamma_down = 0.5085, range [-0.8276, 1.1724], 10% step spread, 5% bound and slope spread,
+    30% cycle-to-cycle."""
+    return LinearStep(
+        dw_min=0.002,
+        up_down=0.0,
+        w_min=-0.8276,
+        w_max=1.1724,
+        gamma_up=0.1153,
+        gamma_down=0.5085,
+        gamma_dtod=0.05,
+        dw_min_dtod=0.1,
+        up_down_dtod=0.01,
+        w_min_dtod=0.05,
+        w_max_dtod=0.05,
+        dw_min_std=0.3,
+    )
+
+
+PULSE_PRESETS = {
+    "idealized": idealized,
+    "gokmen_vlasov": gokmen_vlasov,
+    "reram_es": reram_es,
+    "ecram": ecram,
+}
+
+
+def get_pulse_response(name: str) -> AbstractPulseResponse:
+    """The pulsed-update preset called `name` (the message lists the known ones)."""
+    try:
+        return PULSE_PRESETS[name]()
+    except KeyError:
+        known = ", ".join(sorted(PULSE_PRESETS))
+        raise ParameterError(f"unknown pulsed preset {name!r}; known presets: {known}") from None
