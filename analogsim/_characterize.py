@@ -100,7 +100,6 @@ def characterize_device(
 def pulse_response_curve(
     response: AbstractPulseResponse,
     *,
-    name: str = "",
     devices: int = 8,
     pulses: int | None = None,
     seed: int = 0,
@@ -158,8 +157,8 @@ def pulse_response_curve(
         provenance_attrs(
             None,
             experiment="pulse_response",
-            device=name or type(response).__name__,
-            device_citation=(type(response).__doc__ or "").split("\n")[0],
+            device=response.name,
+            device_citation=response.citation,
             device_model=describe(response),
             seed=seed,
             variation=variation,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import equinox as eqx
 from jaxtyping import Array
 
-from device_models import DeviceIdentity
+from device_models import DeviceIdentity, PulseIdentity
 from device_models._checks import ParameterError
 
 from ._keys import stream
@@ -22,10 +22,13 @@ class LayerIdentity(eqx.Module):
         devices: identity of the differential pairs, fields of shape (2, rows, cols);
             index 0 is the G+ device, 1 the G- device.
         periphery: that layer's DAC and ADC errors.
+        pulses: each G+ device's pulsed-update response, shape (rows, cols), when the spec
+            has a pulse response (in-situ training); None otherwise.
     """
 
     devices: DeviceIdentity
     periphery: PeripheryIdentity
+    pulses: PulseIdentity | None = None
 
 
 class ChipIdentity(eqx.Module):
@@ -68,5 +71,10 @@ def make_chip(spec: HardwareSpec, shapes: Sequence[tuple[int, int]], *, key: Arr
             key=stream(k, "identity", 1),
             scale=spec.variation,
         )
-        layers.append(LayerIdentity(devices=devices, periphery=periphery))
+        pulses = None
+        if spec.pulse_response is not None:
+            pulses = spec.pulse_response.draw_identity(
+                (rows, cols), key=stream(k, "identity", 2), variation=spec.variation
+            )
+        layers.append(LayerIdentity(devices=devices, periphery=periphery, pulses=pulses))
     return ChipIdentity(layers=tuple(layers))

@@ -48,6 +48,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="analogsim", description="Simulate networks on analog in-memory chips.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -69,6 +79,18 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--chunk-size", type=_positive_int, default=64, help="chips per compiled call")
     sim.add_argument("--out", default="out", help="output folder")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    tr = sub.add_parser("train", help="train a network digitally, hardware-aware or in situ")
+    tr.add_argument("--device", default="gokmen_vlasov", help="device preset")
+    tr.add_argument("--mode", default="in-situ", choices=["in-situ", "hardware-aware", "digital"])
+    tr.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
+    tr.add_argument("--chips", type=_positive_int, default=4)
+    tr.add_argument("--epochs", type=_positive_int, default=10)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--lr", type=_positive_float, default=None, help="learning rate")
+    tr.add_argument("--batch-size", type=_positive_int, default=None)
+    tr.add_argument("--out", default="out")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     dev = sub.add_parser("device", help="characterize a device preset")
     dev.add_argument("name")
@@ -150,6 +172,49 @@ def _fmt_time(t: float) -> str:
     return f"{t:g} s"
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from ._data import load_digits
+    from ._networks import get_network
+    from ._plots import plot_learning_curve
+    from ._provenance import save_figure, write_dataset
+    from ._train import TrainingError, spec_for, train
+
+    spec = spec_for(args.device)
+    net = get_network(args.network)
+    try:
+        ds = train(
+            spec,
+            net,
+            load_digits(),
+            mode=args.mode,
+            chips=args.chips,
+            epochs=args.epochs,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            progress=not args.quiet,
+        )
+    except TrainingError as err:
+        raise CommandError(str(err)) from None
+    out = Path(args.out)
+    nc = write_dataset(ds, out / "train.nc")
+    png = save_figure(plot_learning_curve(ds), out / "train.png")
+    acc = ds["test_accuracy"].values * 100
+    print(
+        f"{args.mode} training of {args.network} on {args.chips} {args.device} chips, "
+        f"{args.epochs} epochs, seed {args.seed}"
+    )
+    print(
+        f"{'chip':>4}{'final loss':>12}{'test accuracy':>15}"
+        + (f"{'pulses':>12}" if "pulses" in ds else "")
+    )
+    for i in range(args.chips):
+        pulses = f"{int(ds['pulses'].values[i]):>12}" if "pulses" in ds else ""
+        print(f"{i:>4}{ds['loss'].values[i, -1]:>12.4f}{acc[i]:>14.2f}%{pulses}")
+    print(f"mean test accuracy {acc.mean():.2f}% (std {acc.std():.2f})")
+    print(f"wrote {nc} and {png}")
+
+
 def _cmd_device(args: argparse.Namespace) -> None:
     from device_models import PRESETS, PULSE_PRESETS, get_device
 
@@ -191,7 +256,7 @@ def _cmd_pulse_device(args: argparse.Namespace) -> None:
     from ._provenance import save_figure, write_dataset
 
     response = get_pulse_response(args.name)
-    ds = pulse_response_curve(response, name=args.name, seed=args.seed)
+    ds = pulse_response_curve(response, seed=args.seed)
     out = Path(args.out)
     nc = write_dataset(ds, out / "pulse_response.nc")
     png = save_figure(plot_pulse_response(ds), out / "pulse_response.png")
@@ -212,8 +277,7 @@ def _cmd_devices(args: argparse.Namespace) -> None:
         print(f"  {name:<14} {citation}")
     print("pulsed-update presets (device):")
     for name, make in sorted(PULSE_PRESETS.items()):
-        doc = " ".join((make.__doc__ or "").split())
-        print(f"  {name:<14} {doc[:110]}{'...' if len(doc) > 110 else ''}")
+        print(f"  {name:<14} {make().citation}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,9 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
         _enable_compilation_cache()
-        {"simulate": _cmd_simulate, "device": _cmd_device, "devices": _cmd_devices}[args.command](
-            args
-        )
+        commands = {
+            "simulate": _cmd_simulate,
+            "train": _cmd_train,
+            "device": _cmd_device,
+            "devices": _cmd_devices,
+        }
+        commands[args.command](args)
     except (CommandError, ParameterError) as err:
         print(f"analogsim: error: {err}", file=sys.stderr)
         return 2

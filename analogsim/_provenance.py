@@ -32,6 +32,10 @@ def describe(module: Any) -> Any:
     return module
 
 
+# scipy's netCDF-3 writer keeps global attributes as attributes of its file object
+_RESERVED = {"mode", "filename", "version_byte", "maskandscale", "dimensions", "variables"}
+
+
 def provenance_attrs(spec: HardwareSpec | None = None, **extra: Any) -> dict[str, Any]:
     """netCDF-safe attributes: package version, device name and citation, the full spec as
     JSON, and any extra settings (seed, network, ...)."""
@@ -39,8 +43,14 @@ def provenance_attrs(spec: HardwareSpec | None = None, **extra: Any) -> dict[str
     if spec is not None:
         attrs["device"] = spec.device.name
         attrs["device_citation"] = spec.device.citation
+        if spec.pulse_response is not None:
+            attrs["device"] = spec.pulse_response.name
+            attrs["device_citation"] = spec.pulse_response.citation
+            attrs["read_device"] = spec.device.name
         attrs["hardware_spec"] = json.dumps(describe(spec))
     for key, value in extra.items():
+        if key in _RESERVED:
+            raise ValueError(f"attribute name {key!r} clashes with the netCDF writer's own")
         if isinstance(value, bool):
             value = int(value)
         elif isinstance(value, list | tuple | dict):
@@ -54,6 +64,7 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     crash never leaves a complete-looking partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    ds = _netcdf3_types(ds)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -63,6 +74,19 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _netcdf3_types(ds: xr.Dataset) -> xr.Dataset:
+    """netCDF-3 has no 64-bit integers: store them as int32 when they fit, else float64."""
+    changes = {}
+    for name, var in ds.variables.items():
+        if var.dtype == np.int64 or var.dtype == np.uint64 or var.dtype == np.uint32:
+            values = np.asarray(var.values)
+            fits = values.size == 0 or (values.min() >= -(2**31) and values.max() < 2**31)
+            changes[name] = var.astype(np.int32 if fits else np.float64)
+    return ds.assign(**{k: v for k, v in changes.items() if k in ds.data_vars}).assign_coords(
+        **{k: v for k, v in changes.items() if k in ds.coords}
+    )
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:

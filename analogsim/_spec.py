@@ -7,7 +7,7 @@ from typing import Literal
 import equinox as eqx
 from jaxtyping import ArrayLike
 
-from device_models import PCM, AbstractDeviceModel
+from device_models import PCM, AbstractDeviceModel, AbstractPulseResponse
 from device_models._checks import (
     ParameterError,
     check_int_range,
@@ -50,6 +50,9 @@ class HardwareSpec(eqx.Module):
             the DAC's range of +-1 (static).
         drift_compensation: apply one digital factor per layer from calibration reads right
             after programming and at read time (aihwkit's GlobalDriftCompensation) (static).
+        pulse_response: how the G+ devices answer programming pulses (in-situ training), or
+            None for chips that are only programmed and read. Its conductance range should
+            match the device's.
     """
 
     device: AbstractDeviceModel = eqx.field(default_factory=PCM)
@@ -66,6 +69,7 @@ class HardwareSpec(eqx.Module):
     input_encoding: InputEncoding = eqx.field(default="amplitude", static=True)
     noise_management: Literal["abs_max", "none"] = eqx.field(default="abs_max", static=True)
     drift_compensation: bool = eqx.field(default=True, static=True)
+    pulse_response: AbstractPulseResponse | None = None
 
     def __check_init__(self) -> None:
         if not isinstance(self.device, AbstractDeviceModel):
@@ -79,6 +83,10 @@ class HardwareSpec(eqx.Module):
         check_nonnegative("output_noise", self.output_noise)
         check_nonnegative("variation", self.variation)
         check_range("g_max_fraction", self.g_max_fraction, 0.0, 1.0, low_open=True)
+        if self.pulse_response is not None and not isinstance(
+            self.pulse_response, AbstractPulseResponse
+        ):
+            raise ParameterError("pulse_response must be a pulse response model or None")
         _check_choice("weight_scale", self.weight_scale, ("column", "layer"))
         _check_choice("input_encoding", self.input_encoding, ("amplitude", "pwm"))
         _check_choice("noise_management", self.noise_management, ("abs_max", "none"))

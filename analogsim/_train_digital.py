@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +27,55 @@ def accuracy(logits: Array, labels: Array) -> Array:
     return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
 
 
+def fit(
+    net: Network,
+    data: Dataset,
+    loss_fn: Callable[[Sequence[dict[str, Array]], Array, Array, Array], Array],
+    *,
+    key: Array,
+    epochs: int,
+    batch_size: int,
+    optimizer: optax.GradientTransformation,
+) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """Minimize `loss_fn(params, x_batch, y_batch, step_key)` over the training set.
+
+    Deterministic for a given key: initialization from `stream(key, "train", 0)`, the shuffle
+    of epoch e from `stream(key, "train", 1, e)`, step s's key `stream(key, "train", 2, s)`.
+    All epochs run in one compiled `scan`. Returns the parameters and the mean loss per epoch.
+    """
+    check_int_range("epochs", epochs, 1, 1_000_000)
+    check_int_range("batch_size", batch_size, 1, 1 << 20)
+    data = data.for_network(net)
+    x = jnp.asarray(data.x_train)
+    y = jnp.asarray(data.y_train)
+    n = x.shape[0]
+    batch_size = min(batch_size, n)
+    steps = n // batch_size
+    params = init_params(net, key=stream(key, "train", 0))
+
+    def epoch(carry, e):
+        perm = jax.random.permutation(stream(key, "train", 1, e), n)[: steps * batch_size]
+
+        def step(carry, inputs):
+            p, s = carry
+            j, idx = inputs
+            k = stream(key, "train", 2, e * steps + j)
+            loss, g = jax.value_and_grad(loss_fn)(p, x[idx], y[idx], k)
+            updates, s = optimizer.update(g, s, p)
+            return (optax.apply_updates(p, updates), s), loss
+
+        carry, losses = jax.lax.scan(
+            step, carry, (jnp.arange(steps), perm.reshape(steps, batch_size))
+        )
+        return carry, losses.mean()
+
+    run = jax.jit(lambda p, s: jax.lax.scan(epoch, (p, s), jnp.arange(epochs)))
+    # optax's Adam mixes its int32 step count with floats, which strict promotion refuses.
+    with jax.numpy_dtype_promotion("standard"):
+        (params, _), losses = run(params, optimizer.init(params))
+    return [jax.tree.map(np.asarray, layer) for layer in params], np.asarray(losses)
+
+
 def train_digital(
     net: Network,
     data: Dataset,
@@ -35,43 +84,17 @@ def train_digital(
     epochs: int = 60,
     batch_size: int = 64,
     learning_rate: float = 3e-3,
-) -> list[dict[str, Array]]:
-    """Train `net` on `data` with Adam; returns per-layer {"w", "b"}.
-
-    Deterministic for a given key: initialization from `stream(key, "train", 0)`, the shuffle
-    of epoch e from `stream(key, "train", 1, e)`. All epochs run in one compiled `scan`.
-    """
-    check_int_range("epochs", epochs, 1, 1_000_000)
-    check_int_range("batch_size", batch_size, 1, 1 << 20)
+) -> list[dict[str, np.ndarray]]:
+    """Train `net` on `data` digitally with Adam; returns per-layer {"w", "b"} (see `fit`)."""
     check_range("learning_rate", learning_rate, 0.0, low_open=True)
-    data = data.for_network(net)
-    x = jnp.asarray(data.x_train)
-    y = jnp.asarray(data.y_train)
-    n = x.shape[0]
-    batch_size = min(batch_size, n)
-    steps = n // batch_size
-    params = init_params(net, key=stream(key, "train", 0))
-    opt = optax.adam(learning_rate)
-
-    def loss_fn(p: Sequence[dict[str, Array]], xb: Array, yb: Array) -> Array:
-        return cross_entropy(apply_digital(net, p, xb), yb)
-
-    def epoch(carry, e):
-        p, s = carry
-        perm = jax.random.permutation(stream(key, "train", 1, e), n)[: steps * batch_size]
-        batches = perm.reshape(steps, batch_size)
-
-        def step(carry, idx):
-            p, s = carry
-            loss, g = jax.value_and_grad(loss_fn)(p, x[idx], y[idx])
-            updates, s = opt.update(g, s, p)
-            return (optax.apply_updates(p, updates), s), loss
-
-        (p, s), losses = jax.lax.scan(step, (p, s), batches)
-        return (p, s), losses.mean()
-
-    run = jax.jit(lambda p, s: jax.lax.scan(epoch, (p, s), jnp.arange(epochs)))
-    # optax's Adam mixes its int32 step count with floats, which strict promotion refuses.
-    with jax.numpy_dtype_promotion("standard"):
-        (params, _), _ = run(params, opt.init(params))
-    return [jax.tree.map(np.asarray, layer) for layer in params]
+    loss = lambda p, xb, yb, k: cross_entropy(apply_digital(net, p, xb), yb)
+    params, _ = fit(
+        net,
+        data,
+        loss,
+        key=key,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optax.adam(learning_rate),
+    )
+    return params

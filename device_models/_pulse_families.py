@@ -30,6 +30,8 @@ class _Fields(AbstractPulseResponse):
     w_max_dtod: ArrayLike = 0.3
     dw_min_std: ArrayLike = 0.3
     log_normal_steps: bool = eqx.field(default=False, static=True)
+    name: str = eqx.field(default="custom", static=True)
+    citation: str = eqx.field(default="user-defined pulse response", static=True)
 
 
 class ConstantStep(_Fields):

@@ -57,6 +57,7 @@ class AbstractPulseResponse(eqx.Module):
         dw_min_std: cycle-to-cycle relative spread of each pulse's step.
         log_normal_steps: draw step sizes log-normal (always positive) instead of normal
             (clipped at zero, as aihwkit does) (static).
+        name, citation: the preset's name and one-line source (static).
     """
 
     g_min: eqx.AbstractVar[ArrayLike]
@@ -71,6 +72,8 @@ class AbstractPulseResponse(eqx.Module):
     w_max_dtod: eqx.AbstractVar[ArrayLike]
     dw_min_std: eqx.AbstractVar[ArrayLike]
     log_normal_steps: eqx.AbstractVar[bool]
+    name: eqx.AbstractVar[str]
+    citation: eqx.AbstractVar[str]
 
     def __check_init__(self) -> None:
         check_order("g_min", self.g_min, "g_max", self.g_max, unit="uS")

@@ -17,6 +17,8 @@ def idealized() -> ConstantStep:
     (Rasch, Gokmen & Haensch, IEEE Design & Test 2019), with every spread reduced to 1%: the
     near-ideal reference device of in-situ training."""
     return ConstantStep(
+        name="idealized",
+        citation="Rasch, Gokmen & Haensch, IEEE Des. Test 2019 (aihwkit Idealized), spreads 1%",
         dw_min=0.0002,
         dw_min_dtod=0.01,
         dw_min_std=0.01,
@@ -33,6 +35,8 @@ def gokmen_vlasov() -> ConstantStep:
     [-1, 1]), 30% device-to-device step spread, 30% cycle-to-cycle, 1% up/down imbalance
     spread, 30% spread of the bounds."""
     return ConstantStep(
+        name="gokmen_vlasov",
+        citation="Gokmen & Vlasov, Front. Neurosci. 10:333 (2016) (aihwkit GokmenVlasov preset)",
         dw_min=0.0016,
         dw_min_dtod=0.3,
         dw_min_std=0.3,
@@ -51,6 +55,8 @@ def reram_es() -> ExpStep:
     spread and a cycle-to-cycle step spread of 500% (steps often go the wrong way). aihwkit's
     additional read-out "write noise" of that preset is not modelled here."""
     return ExpStep(
+        name="reram_es",
+        citation="Gong et al., Nat. Commun. 9:2102 (2018) (aihwkit ReRamESPresetDevice)",
         dw_min=0.00135,
         up_down=0.259359,
         a=-0.5,
@@ -74,6 +80,8 @@ def ecram() -> LinearStep:
     gamma_down = 0.5085, range [-0.8276, 1.1724], 10% step spread, 5% bound and slope spread,
     30% cycle-to-cycle."""
     return LinearStep(
+        name="ecram",
+        citation="Tang et al., IEDM 2018 (aihwkit EcRamPresetDevice)",
         dw_min=0.002,
         up_down=0.0,
         w_min=-0.8276,

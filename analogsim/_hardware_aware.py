@@ -1,0 +1,63 @@
+"""Hardware-aware training: digital weights trained through freshly drawn noisy chips.
+
+The common alternative to in-situ training (Joshi et al. 2020; Rasch et al., Nat. Commun.
+14:5282, 2023): every training step programs the current float weights onto a new random chip
+(its own identity, write noise, converters) and back-propagates through that chip's read-out,
+so the weights learn to be robust to chips in general rather than fitted to one.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import optax
+from jaxtyping import Array, ArrayLike
+
+from device_models._checks import check_nonnegative, check_range
+
+from ._chip import make_chip
+from ._data import Dataset
+from ._forward import apply_analog
+from ._networks import Network
+from ._program import program_chip
+from ._spec import HardwareSpec
+from ._train_digital import cross_entropy, fit
+
+
+def train_hardware_aware(
+    spec: HardwareSpec,
+    net: Network,
+    data: Dataset,
+    *,
+    key: Array,
+    epochs: int = 60,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    t: ArrayLike = 1.0,
+) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """Train float weights with a fresh chip identity, write and read per batch (Adam).
+
+    Args:
+        t: seconds after programming at which each training chip is read.
+
+    Returns:
+        (params, mean loss per epoch).
+    """
+    check_range("learning_rate", learning_rate, 0.0, low_open=True)
+    check_nonnegative("t", t, unit="s")
+
+    def loss(params, xb, yb, k):
+        chip = make_chip(spec, net.shapes, key=jax.random.fold_in(k, 0))
+        state = program_chip(spec, chip, params, key=jax.random.fold_in(k, 1))
+        logits = apply_analog(spec, net, chip, state, xb, t=t, key=jax.random.fold_in(k, 2))
+        return cross_entropy(logits, yb)
+
+    return fit(
+        net,
+        data,
+        loss,
+        key=key,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optax.adam(learning_rate),
+    )

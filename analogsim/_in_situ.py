@@ -1,0 +1,138 @@
+"""Chip-in-the-loop (in-situ) training: the network lives only as one chip's conductances.
+
+Forward passes run through the chip itself (its identity, read noise, converters); gradients
+come from those outputs (straight-through at the converters); every weight update is a pulse
+train that each G+ device answers in its own way. The G- device of each pair is a reference
+held at the conductance of w = 0 (aihwkit's convention for bidirectional devices), so the
+effective weight is scale * (G+ - G-) / span with a fixed digital scale per layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array
+
+from device_models._checks import ParameterError
+
+from ._chip import ChipIdentity, make_chip
+from ._forward import apply_analog
+from ._keys import stream
+from ._mapping import conductance_span
+from ._networks import Network
+from ._program import ChipState, LayerState
+from ._read import calibration_read
+from ._spec import HardwareSpec
+from ._train_digital import cross_entropy
+from ._update import pulsed_update
+
+
+def check_in_situ_spec(spec: HardwareSpec) -> HardwareSpec:
+    """The spec in-situ training runs with: it needs a pulse response, and drift compensation
+    is off (a calibration taken at programming would undo what training changes)."""
+    if spec.pulse_response is None:
+        raise ParameterError(
+            f"device {spec.device.name!r} has no pulsed-update model, so it cannot be trained "
+            "in situ; use a pulsed preset (see `analogsim devices`) or another mode"
+        )
+    return dataclasses.replace(spec, drift_compensation=False)
+
+
+def init_in_situ(
+    spec: HardwareSpec,
+    net: Network,
+    params: Sequence[dict[str, Array]],
+    *,
+    key: Array,
+) -> tuple[ChipIdentity, ChipState]:
+    """Draw chip `key` and write the starting weights `params` onto it (one open-loop write).
+
+    The digital scale of each layer is 4 max|w| of its starting weights, so they use the
+    middle half of the devices' range and training has room on both sides.
+    """
+    chip = make_chip(spec, net.shapes, key=stream(key, "identity"))
+    g_lo, g_hi = conductance_span(spec)
+    span = g_hi - g_lo
+    g_ref = spec.pulse_response.to_g(jnp.float32(0.0))
+    layers = []
+    for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True)):
+        w = jnp.asarray(p["w"])
+        scale = jnp.full(w.shape[1:], 4.0 * jnp.max(jnp.abs(w)) + 1e-12)
+        target = jnp.stack([g_ref + w / scale * span, jnp.full(w.shape, g_ref)])
+        k = stream(key, "program", index)
+        devices = spec.device.program(layer_id.devices, target, key=k)
+        state = LayerState(
+            devices=devices, scale=scale, bias=jnp.asarray(p["b"]), drift_reference=jnp.float32(1.0)
+        )
+        ref = calibration_read(spec, layer_id, state, 0.0, key=stream(k, "calibrate"))
+        layers.append(eqx.tree_at(lambda s: s.drift_reference, state, ref))
+    return chip, ChipState(layers=tuple(layers))
+
+
+def in_situ_step(
+    spec: HardwareSpec,
+    net: Network,
+    chip: ChipIdentity,
+    state: ChipState,
+    opt: optax.GradientTransformation,
+    opt_state: optax.OptState,
+    x: Array,
+    y: Array,
+    *,
+    key: Array,
+    max_pulses: int = 31,
+) -> tuple[ChipState, optax.OptState, Array, Array]:
+    """One training step on the chip. Returns (state, opt_state, loss, pulses fired).
+
+    The gradient of the loss with respect to each G+ conductance (through the chip's own
+    read-out) is expressed in weight units, passed through `opt` (any optax chain: SGD,
+    clipping, schedules) to give the desired weight change, turned into pulses and applied;
+    biases, kept digitally beside the array, take the optax update directly.
+    """
+    g_lo, g_hi = conductance_span(spec)
+    span = g_hi - g_lo
+
+    def loss_fn(state: ChipState) -> Array:
+        logits = apply_analog(spec, net, chip, state, x, t=1.0, key=jax.random.fold_in(key, 0))
+        return cross_entropy(logits, y)
+
+    loss, grads = jax.value_and_grad(loss_fn)(state)
+    # dL/dw = dL/dg+ * span / scale for w = scale (g+ - g-) / span
+    grad_tree = {
+        "w": [
+            gl.devices.g[0] * span / sl.scale
+            for gl, sl in zip(grads.layers, state.layers, strict=True)
+        ],
+        "b": [gl.bias for gl in grads.layers],
+    }
+    updates, opt_state = opt.update(grad_tree, opt_state)
+    layers, fired = [], jnp.int32(0)
+    for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
+        delta_g = updates["w"][index] * span / sl.scale
+        g_plus, n = pulsed_update(
+            spec,
+            layer_id,
+            sl.devices.g[0],
+            delta_g,
+            key=jax.random.fold_in(key, 1 + index),
+            max_pulses=max_pulses,
+        )
+        devices = eqx.tree_at(lambda d: d.g, sl.devices, sl.devices.g.at[0].set(g_plus))
+        layers.append(
+            eqx.tree_at(lambda s: (s.devices, s.bias), sl, (devices, sl.bias + updates["b"][index]))
+        )
+        fired = fired + jnp.sum(jnp.abs(n))
+    return ChipState(layers=tuple(layers)), opt_state, loss, fired
+
+
+def opt_init_tree(state: ChipState) -> dict[str, list[Array]]:
+    """A pytree shaped like the weight-space gradients of `in_situ_step` (for `opt.init`)."""
+    return {
+        "w": [sl.devices.g[0] for sl in state.layers],
+        "b": [sl.bias for sl in state.layers],
+    }

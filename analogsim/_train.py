@@ -1,0 +1,280 @@
+"""The train experiment: digital, hardware-aware or in-situ training, on one chip or a fleet."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import xarray as xr
+
+from device_models import PRESETS, PULSE_PRESETS, Ideal, get_device, get_pulse_response
+from device_models._checks import ParameterError, check_int_range, check_range
+
+from ._data import Dataset
+from ._fleet import chip_accuracy
+from ._forward import apply_analog
+from ._hardware_aware import train_hardware_aware
+from ._in_situ import check_in_situ_spec, in_situ_step, init_in_situ, opt_init_tree
+from ._keys import chip_key, root_key, stream
+from ._networks import Network, apply_digital, init_params
+from ._progress import progress_bar
+from ._provenance import provenance_attrs
+from ._spec import HardwareSpec
+from ._train_digital import accuracy, cross_entropy, fit
+
+Mode = Literal["in-situ", "hardware-aware", "digital"]
+MODES = ("in-situ", "hardware-aware", "digital")
+
+
+class TrainingError(RuntimeError):
+    """Training produced non-finite numbers; the message names the layer and step."""
+
+
+def spec_for(name: str, **overrides: object) -> HardwareSpec:
+    """The hardware spec for a preset name: read presets (pcm, rram, ideal) as they are; pulsed
+    presets (gokmen_vlasov, ...) as ideal-reading devices over the pulse response's range whose
+    G+ devices answer pulses."""
+    if name in PULSE_PRESETS:
+        response = get_pulse_response(name)
+        device = Ideal(g_min=response.g_min, g_max=response.g_max)
+        return HardwareSpec(device=device, pulse_response=response, **overrides)
+    if name in PRESETS:
+        return HardwareSpec(device=get_device(name), **overrides)
+    known = ", ".join(sorted([*PRESETS, *PULSE_PRESETS]))
+    raise ParameterError(f"unknown device preset {name!r}; known presets: {known}")
+
+
+def train_in_situ(
+    spec: HardwareSpec,
+    net: Network,
+    data: Dataset,
+    *,
+    chips: int = 4,
+    epochs: int = 10,
+    seed: int = 0,
+    batch_size: int = 16,
+    learning_rate: float = 0.2,
+    max_pulses: int = 31,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Train `chips` chips in situ in one vmapped run, all from the same start and data order.
+
+    Chip i is `chip_key(root_key(seed), i)`; the starting weights come from
+    `stream(root, "train", 0)` and epoch e's shuffle from `stream(root, "train", 1, e)`.
+
+    Returns:
+        Dict of arrays: `test_accuracy` (chips,), `loss` (chips, epochs), `pulses`
+        (chips,), and `state`/`chip` pytrees with a leading chip axis.
+
+    Raises:
+        TrainingError: a step produced a non-finite conductance or loss (names layer, step).
+    """
+    check_int_range("chips", chips, 1, 10**6)
+    check_int_range("epochs", epochs, 1, 10**6)
+    check_int_range("batch_size", batch_size, 1, 1 << 20)
+    check_range("learning_rate", learning_rate, 0.0, low_open=True)
+    spec = check_in_situ_spec(spec)
+    data = data.for_network(net)
+    root = root_key(seed)
+    params0 = init_params(net, key=stream(root, "train", 0))
+    opt = optax.sgd(learning_rate)
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    n = x.shape[0]
+    batch_size = min(batch_size, n)
+    steps = n // batch_size
+
+    @eqx.filter_jit
+    def init(spec, indices):
+        def one(i):
+            chip, state = init_in_situ(spec, net, params0, key=chip_key(root, i))
+            return chip, state, opt.init(opt_init_tree(state))
+
+        return jax.vmap(one)(indices)
+
+    @eqx.filter_jit
+    def run_epoch(spec, chip, state, opt_state, indices, e):
+        perm = jax.random.permutation(stream(root, "train", 1, e), n)[: steps * batch_size]
+        batches = perm.reshape(steps, batch_size)
+
+        def one(chip, state, opt_state, i):
+            ck = chip_key(root, i)
+
+            def step(carry, inputs):
+                state, opt_state = carry
+                j, idx = inputs
+                k = stream(ck, "update", e * steps + j)
+                state, opt_state, loss, fired = in_situ_step(
+                    spec,
+                    net,
+                    chip,
+                    state,
+                    opt,
+                    opt_state,
+                    x[idx],
+                    y[idx],
+                    key=k,
+                    max_pulses=max_pulses,
+                )
+                finite = jnp.stack(
+                    [
+                        jnp.all(jnp.isfinite(sl.devices.g)) & jnp.isfinite(loss)
+                        for sl in state.layers
+                    ]
+                )
+                return (state, opt_state), (loss, fired, finite)
+
+            (state, opt_state), (loss, fired, finite) = jax.lax.scan(
+                step, (state, opt_state), (jnp.arange(steps), batches)
+            )
+            return state, opt_state, loss.mean(), fired.sum(), finite
+
+        return jax.vmap(one)(chip, state, opt_state, indices)
+
+    @eqx.filter_jit
+    def evaluate(spec, chip, state, indices):
+        def one(chip, state, i):
+            key = stream(chip_key(root, i), "read", 0)
+            return accuracy(apply_analog(spec, net, chip, state, x_test, t=1.0, key=key), y_test)
+
+        return jax.vmap(one)(chip, state, indices)
+
+    indices = jnp.arange(chips, dtype=jnp.uint32)
+    chip, state, opt_state = init(spec, indices)
+    losses, pulses = [], np.zeros(chips, np.int64)
+    with progress_bar(total=epochs, desc="in-situ training", unit="epoch", enabled=progress) as bar:
+        for e in range(epochs):
+            state, opt_state, loss, fired, finite = run_epoch(
+                spec, chip, state, opt_state, indices, jnp.int32(e)
+            )
+            finite = np.asarray(finite)  # (chips, steps, layers)
+            if not finite.all():
+                c, s, layer = (int(v[0]) for v in np.nonzero(~finite))
+                raise TrainingError(
+                    f"in-situ training produced NaN or infinity in layer {layer} at step "
+                    f"{e * steps + s} (epoch {e}, chip {c}); lower the learning rate"
+                )
+            losses.append(np.asarray(loss))
+            pulses += np.asarray(fired)
+            bar.update(1)
+    acc = np.asarray(evaluate(spec, chip, state, indices))
+    return {
+        "test_accuracy": acc,
+        "loss": np.stack(losses, axis=1),
+        "pulses": pulses,
+        "state": state,
+        "chip": chip,
+    }
+
+
+def train(
+    spec: HardwareSpec,
+    net: Network,
+    data: Dataset,
+    *,
+    mode: Mode = "in-situ",
+    chips: int = 4,
+    epochs: int = 10,
+    seed: int = 0,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Train by `mode` and measure test accuracy on `chips` chips.
+
+    - in-situ: each chip learns on itself (`train_in_situ`), SGD, batch 16, lr 0.2;
+    - hardware-aware: one set of float weights trained through a fresh chip per batch (Adam,
+      batch 64, lr 3e-3), then programmed open loop onto each chip and read at t = 1 s;
+    - digital: float weights (Adam), copied bit for bit to `chips` digital replicas.
+
+    Returns:
+        Dataset: `test_accuracy` (chip), `loss` (chip, epoch), `digital_accuracy`, and for
+        in-situ `pulses` (chip): pulses fired per chip over the run.
+    """
+    if mode not in MODES:
+        raise ParameterError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    check_int_range("chips", chips, 1, 10**6)
+    check_int_range("epochs", epochs, 1, 10**6)
+    data_n = data.for_network(net)
+    x_test, y_test = jnp.asarray(data_n.x_test), jnp.asarray(data_n.y_test)
+    extra = {}
+    if mode == "in-situ":
+        out = train_in_situ(
+            spec,
+            net,
+            data,
+            chips=chips,
+            epochs=epochs,
+            seed=seed,
+            batch_size=batch_size or 16,
+            learning_rate=learning_rate or 0.2,
+            progress=progress,
+        )
+        acc, loss = out["test_accuracy"], out["loss"]
+        extra["pulses"] = (("chip",), out["pulses"])
+    else:
+        with progress_bar(total=1, desc=f"{mode} training", unit="run", enabled=progress) as bar:
+            if mode == "digital":
+                loss_fn = lambda p, xb, yb, k: cross_entropy(apply_digital(net, p, xb), yb)
+                params, epoch_loss = fit(
+                    net,
+                    data,
+                    loss_fn,
+                    key=root_key(seed),
+                    epochs=epochs,
+                    batch_size=batch_size or 64,
+                    optimizer=optax.adam(learning_rate or 3e-3),
+                )
+            else:
+                params, epoch_loss = train_hardware_aware(
+                    spec,
+                    net,
+                    data,
+                    key=root_key(seed),
+                    epochs=epochs,
+                    batch_size=batch_size or 64,
+                    learning_rate=learning_rate or 3e-3,
+                )
+            bar.update(1)
+        loss = np.broadcast_to(epoch_loss, (chips, epochs))
+        digital = float(accuracy(apply_digital(net, params, x_test), y_test))
+        if mode == "digital":
+            acc = np.full(chips, digital)  # bit-for-bit copies compute exactly the same
+        else:
+            run = eqx.filter_jit(
+                lambda spec, params, idx: jax.vmap(
+                    lambda i: chip_accuracy(
+                        spec, net, params, root_key(seed), i, jnp.ones(1), x_test, y_test
+                    )
+                )(idx)
+            )
+            acc = np.asarray(run(spec, params, jnp.arange(chips, dtype=jnp.uint32)))[:, 0]
+    ds = xr.Dataset(
+        {
+            "test_accuracy": (("chip",), np.asarray(acc, np.float64)),
+            "loss": (("chip", "epoch"), np.asarray(loss, np.float64)),
+            **extra,
+        },
+        coords={"chip": np.arange(chips), "epoch": np.arange(1, epochs + 1)},
+    )
+    ds["test_accuracy"].attrs.update(units="1", long_name=f"test accuracy on {data.name}")
+    ds["loss"].attrs.update(units="1", long_name="mean training cross-entropy")
+    if "pulses" in ds:
+        ds["pulses"].attrs.update(units="1", long_name="programming pulses fired")
+    ds.attrs.update(
+        provenance_attrs(
+            spec,
+            experiment="train",
+            training_mode=mode,
+            network=net.name,
+            dataset=data.name,
+            seed=seed,
+            chips=chips,
+            epochs=epochs,
+        )
+    )
+    return ds
