@@ -34,7 +34,9 @@ def analog_linear(
     """
     g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(key, 0))
     if spec.noise_management == "abs_max":
-        s = jnp.max(jnp.abs(x), axis=-1, keepdims=True)
+        # the scale is a digital bookkeeping number: held constant for gradients, so tiny
+        # inputs cannot blow the backward pass up through 1 / s^2
+        s = jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True))
         s = jnp.where(s > 0, s, 1.0)
     else:
         s = jnp.ones((1, 1), x.dtype)

@@ -21,10 +21,10 @@ from jaxtyping import Array
 from device_models._checks import ParameterError
 
 from ._chip import ChipIdentity, make_chip
-from ._forward import apply_analog
+from ._forward import analog_linear
 from ._keys import stream
 from ._mapping import conductance_span
-from ._networks import Network
+from ._networks import Network, apply
 from ._program import ChipState, LayerState
 from ._read import calibration_read
 from ._spec import HardwareSpec
@@ -86,8 +86,12 @@ def in_situ_step(
     *,
     key: Array,
     max_pulses: int = 31,
-) -> tuple[ChipState, optax.OptState, Array, Array]:
-    """One training step on the chip. Returns (state, opt_state, loss, pulses fired).
+) -> tuple[ChipState, optax.OptState, Array, Array, Array]:
+    """One training step on the chip.
+
+    Returns:
+        (state, opt_state, loss, pulses fired, layer_ok): `layer_ok[l]` says layer l's
+        outputs in this step and its conductances and bias after it are all finite.
 
     The gradient of the loss with respect to each G+ conductance (through the chip's own
     read-out) is expressed in weight units, passed through `opt` (any optax chain: SGD,
@@ -97,11 +101,25 @@ def in_situ_step(
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
 
-    def loss_fn(state: ChipState) -> Array:
-        logits = apply_analog(spec, net, chip, state, x, t=1.0, key=jax.random.fold_in(key, 0))
-        return cross_entropy(logits, y)
+    def loss_fn(state: ChipState) -> tuple[Array, Array]:
+        ok = []  # per layer: are its outputs finite (names the layer when training blows up)
 
-    loss, grads = jax.value_and_grad(loss_fn)(state)
+        def matmul(index: int, h: Array) -> Array:
+            out = analog_linear(
+                spec,
+                chip.layers[index],
+                state.layers[index],
+                h,
+                t=1.0,
+                key=jax.random.fold_in(jax.random.fold_in(key, 0), index),
+            )
+            ok.append(jnp.all(jnp.isfinite(out)))
+            return out
+
+        logits = apply(net, x, matmul)
+        return cross_entropy(logits, y), jnp.stack(ok)
+
+    (loss, outputs_ok), grads = jax.value_and_grad(loss_fn, has_aux=True)(state)
     # dL/dw = dL/dg+ * span / scale for w = scale (g+ - g-) / span
     grad_tree = {
         "w": [
@@ -127,7 +145,13 @@ def in_situ_step(
             eqx.tree_at(lambda s: (s.devices, s.bias), sl, (devices, sl.bias + updates["b"][index]))
         )
         fired = fired + jnp.sum(jnp.abs(n))
-    return ChipState(layers=tuple(layers)), opt_state, loss, fired
+    layer_ok = jnp.stack(
+        [
+            outputs_ok[i] & jnp.all(jnp.isfinite(sl.devices.g)) & jnp.all(jnp.isfinite(sl.bias))
+            for i, sl in enumerate(layers)
+        ]
+    )
+    return ChipState(layers=tuple(layers)), opt_state, loss, fired, layer_ok
 
 
 def opt_init_tree(state: ChipState) -> dict[str, list[Array]]:

@@ -108,7 +108,7 @@ def train_in_situ(
                 state, opt_state = carry
                 j, idx = inputs
                 k = stream(ck, "update", e * steps + j)
-                state, opt_state, loss, fired = in_situ_step(
+                state, opt_state, loss, fired, layer_ok = in_situ_step(
                     spec,
                     net,
                     chip,
@@ -120,12 +120,8 @@ def train_in_situ(
                     key=k,
                     max_pulses=max_pulses,
                 )
-                finite = jnp.stack(
-                    [
-                        jnp.all(jnp.isfinite(sl.devices.g)) & jnp.isfinite(loss)
-                        for sl in state.layers
-                    ]
-                )
+                # per layer, then the loss: which part went non-finite first
+                finite = jnp.concatenate([layer_ok, jnp.isfinite(loss)[None]])
                 return (state, opt_state), (loss, fired, finite)
 
             (state, opt_state), (loss, fired, finite) = jax.lax.scan(
@@ -151,11 +147,15 @@ def train_in_situ(
             state, opt_state, loss, fired, finite = run_epoch(
                 spec, chip, state, opt_state, indices, jnp.int32(e)
             )
-            finite = np.asarray(finite)  # (chips, steps, layers)
+            finite = np.asarray(finite)  # (chips, steps, layers + 1)
             if not finite.all():
-                c, s, layer = (int(v[0]) for v in np.nonzero(~finite))
+                c, s = (int(v[0]) for v in np.nonzero(~finite.all(axis=2)))
+                bad = np.nonzero(~finite[c, s])[0]
+                layers = [int(i) for i in bad if i < finite.shape[2] - 1]
+                last = finite.shape[2] - 2
+                where = f"layer {layers[0]}" if layers else f"the loss on layer {last}'s outputs"
                 raise TrainingError(
-                    f"in-situ training produced NaN or infinity in layer {layer} at step "
+                    f"in-situ training produced NaN or infinity in {where} at step "
                     f"{e * steps + s} (epoch {e}, chip {c}); lower the learning rate"
                 )
             losses.append(np.asarray(loss))

@@ -29,7 +29,7 @@ def pulse_counts(
     """
     x = delta_g / step
     low = jnp.floor(x)
-    n = low + (jax.random.uniform(key, x.shape) < x - low)
+    n = low + (jax.random.uniform(key, x.shape) < x - low).astype(x.dtype)
     return jnp.clip(n, -max_pulses, max_pulses).astype(jnp.int32)
 
 

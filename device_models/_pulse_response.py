@@ -111,8 +111,9 @@ class AbstractPulseResponse(eqx.Module):
         else:
             dw = jnp.maximum(self.dw_min * (1.0 + s * self.dw_min_dtod * z[_DW]), 0.0)
         bias = jnp.clip(self.up_down + s * self.up_down_dtod * z[_UP_DOWN], -1.0, 1.0)
-        w_max = self.w_max * jnp.maximum(1.0 + s * self.w_max_dtod * z[_W_MAX], 0.0)
-        w_min = self.w_min * jnp.maximum(1.0 + s * self.w_min_dtod * z[_W_MIN], 0.0)
+        # a bound drawn past zero is kept a hair away from it (soft bounds divide by it)
+        w_max = self.w_max * jnp.maximum(1.0 + s * self.w_max_dtod * z[_W_MAX], 1e-3)
+        w_min = self.w_min * jnp.maximum(1.0 + s * self.w_min_dtod * z[_W_MIN], 1e-3)
         # no device conducts below 0 uS: a lower bound drawn beyond it is floored there
         w_min = jnp.maximum(w_min, self.to_w(jnp.float32(0.0)))
         mean, std = self.family_spread()

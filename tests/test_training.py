@@ -1,0 +1,133 @@
+"""Learning on a chip: in-situ training, pulsed updates, hardware-aware training."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+
+import analogsim as A
+from analogsim._cli import main
+from analogsim._train import TrainingError, spec_for, train, train_in_situ
+from analogsim._update import nominal_pulse_step, pulse_counts
+
+
+def test_stochastic_rounding_is_unbiased():
+    x = jnp.full((200_000,), 2.3)
+    n = pulse_counts(x, jnp.float32(1.0), key=jax.random.key(7), max_pulses=31)
+    assert set(np.unique(np.asarray(n))) == {2, 3}
+    sigma = np.sqrt(0.3 * 0.7 / x.size)
+    assert abs(float(n.mean()) - 2.3) < 5 * sigma
+    capped = pulse_counts(
+        jnp.array([100.0, -100.0]), jnp.float32(1.0), key=jax.random.key(0), max_pulses=31
+    )
+    np.testing.assert_array_equal(capped, [31, -31])
+
+
+def test_pulsed_update_moves_each_device_its_own_way():
+    spec = spec_for("gokmen_vlasov")
+    chip = A.make_chip(spec, [(50, 40)], key=jax.random.key(0))
+    layer = chip.layers[0]
+    g = jnp.full((50, 40), 12.5)
+    step = nominal_pulse_step(spec.pulse_response)
+    new, n = A._update.pulsed_update(
+        spec, layer, g, jnp.full((50, 40), 5 * step), key=jax.random.key(1)
+    )
+    np.testing.assert_array_equal(n, 5)  # the controller asks every device for 5 pulses
+    moved = np.asarray(new - g)
+    assert moved.mean() > 0 and moved.std() / moved.mean() > 0.2  # 30% step spread, 30% c2c
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return A.load_digits()
+
+
+def test_in_situ_on_gokmen_vlasov_learns_and_each_chip_ends_its_own(digits):
+    out = train_in_situ(spec_for("gokmen_vlasov"), A.mlp(), digits, chips=2, epochs=3)
+    acc = out["test_accuracy"]
+    assert np.all(acc >= 0.90), acc
+    loss = out["loss"]
+    assert np.all(loss[:, -1] < 0.5 * loss[:, 0])
+    g0, g1 = (np.asarray(out["state"].layers[0].devices.g[i, 0]) for i in range(2))
+    # same start, same data, same order: the chips' own devices make them differ
+    assert np.mean(np.abs(g0 - g1)) > 0.1
+
+
+def test_in_situ_on_idealized_matches_digital_training(digits):
+    net = A.mlp()
+    digital = train(spec_for("pcm"), net, digits, mode="digital", chips=1, epochs=60)
+    ds = train(spec_for("idealized"), net, digits, mode="in-situ", chips=1, epochs=5)
+    gap = float(digital["test_accuracy"][0] - ds["test_accuracy"][0])
+    print(
+        f"digital {float(digital['test_accuracy'][0]):.4f}, in situ "
+        f"{float(ds['test_accuracy'][0]):.4f}"
+    )
+    assert gap <= 0.02
+
+
+def test_nan_stops_training_naming_layer_and_step(digits):
+    with pytest.raises(TrainingError, match=r"layer \d+.* at step \d+"):
+        train_in_situ(
+            spec_for("gokmen_vlasov"),
+            A.mlp((64, 10)),
+            digits,
+            chips=1,
+            epochs=2,
+            learning_rate=1e38,
+        )
+
+
+def test_digital_mode_replicas_lose_nothing(digits):
+    ds = train(spec_for("pcm"), A.mlp(), digits, mode="digital", chips=3, epochs=5)
+    acc = ds["test_accuracy"].values
+    assert acc[0] == acc[1] == acc[2]  # bit-for-bit copies
+
+
+def test_hardware_aware_training_runs_through_chips(digits):
+    ds = train(spec_for("pcm"), A.mlp(), digits, mode="hardware-aware", chips=2, epochs=3)
+    assert ds["loss"].dims == ("chip", "epoch")
+    assert np.all(ds["test_accuracy"].values > 0.8)
+
+
+def test_bad_training_input(digits):
+    with pytest.raises(A.ParameterError, match="cannot be trained in situ"):
+        train(spec_for("pcm"), A.mlp(), digits, mode="in-situ")
+    with pytest.raises(A.ParameterError, match="mode must be one of"):
+        train(spec_for("pcm"), A.mlp(), digits, mode="magic")
+    with pytest.raises(A.ParameterError, match="learning_rate"):
+        train_in_situ(spec_for("idealized"), A.mlp(), digits, learning_rate=0.0)
+    with pytest.raises(A.ParameterError, match="epochs"):
+        train_in_situ(spec_for("idealized"), A.mlp(), digits, epochs=0)
+    with pytest.raises(A.ParameterError, match="dw_min"):
+        A.HardwareSpec(
+            pulse_response=A.ParameterError and __import__("device_models").ConstantStep(dw_min=0.0)
+        )
+    with pytest.raises(A.ParameterError, match="unknown device preset"):
+        spec_for("nope")
+
+
+def test_train_command(tmp_path, capsys):
+    argv = ["train", "--chips", "2", "--epochs", "1", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    ds = xr.load_dataset(tmp_path / "train.nc", engine="scipy")
+    assert ds["test_accuracy"].dims == ("chip",)
+    assert ds["loss"].dims == ("chip", "epoch")
+    assert ds.attrs["device"] == "gokmen_vlasov" and ds.attrs["training_mode"] == "in-situ"
+    assert (tmp_path / "train.png").exists()
+    assert "mean test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["train", "--device", "pcm"], "cannot be trained in situ"),
+        (["train", "--lr", "0"], "--lr"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--mode", "analog"], "--mode"),
+    ],
+)
+def test_bad_train_command_lines(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
