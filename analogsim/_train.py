@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import equinox as eqx
@@ -68,7 +69,8 @@ def train_in_situ(
 
     Returns:
         Dict of arrays: `test_accuracy` (chips,), `loss` (chips, epochs), `pulses`
-        (chips,), and `state`/`chip` pytrees with a leading chip axis.
+        (chips,), `epoch_seconds` (epochs,; the first includes compilation), and
+        `state`/`chip` pytrees with a leading chip axis.
 
     Raises:
         TrainingError: a step produced a non-finite conductance or loss (names layer, step).
@@ -141,9 +143,10 @@ def train_in_situ(
 
     indices = jnp.arange(chips, dtype=jnp.uint32)
     chip, state, opt_state = init(spec, indices)
-    losses, pulses = [], np.zeros(chips, np.int64)
+    losses, pulses, seconds = [], np.zeros(chips, np.int64), []
     with progress_bar(total=epochs, desc="in-situ training", unit="epoch", enabled=progress) as bar:
         for e in range(epochs):
+            started = time.perf_counter()
             state, opt_state, loss, fired, finite = run_epoch(
                 spec, chip, state, opt_state, indices, jnp.int32(e)
             )
@@ -160,12 +163,14 @@ def train_in_situ(
                 )
             losses.append(np.asarray(loss))
             pulses += np.asarray(fired)
+            seconds.append(time.perf_counter() - started)
             bar.update(1)
     acc = np.asarray(evaluate(spec, chip, state, indices))
     return {
         "test_accuracy": acc,
         "loss": np.stack(losses, axis=1),
         "pulses": pulses,
+        "epoch_seconds": np.asarray(seconds),
         "state": state,
         "chip": chip,
     }

@@ -131,3 +131,28 @@ def test_bad_train_command_lines(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
+
+
+def test_in_situ_example_runs_on_tiny_sizes():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(root / "examples" / "in_situ_training.py"),
+            "--epochs",
+            "1",
+            "--chips",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "XLA_FLAGS": "--xla_backend_optimization_level=0"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "in situ" in proc.stdout and "hardware-aware" in proc.stdout
