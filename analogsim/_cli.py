@@ -113,19 +113,16 @@ def _enable_compilation_cache() -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
-
-    from device_models import get_device
-
     from ._data import load_digits
     from ._keys import root_key
     from ._networks import get_network
     from ._plots import plot_accuracy_vs_time
     from ._provenance import save_figure, write_dataset
     from ._simulate import simulate
-    from ._spec import HardwareSpec
+    from ._train import spec_for
     from ._train_digital import train_digital
 
-    spec = HardwareSpec(device=get_device(args.device), variation=args.variation)
+    spec = spec_for(args.device, variation=args.variation)
     net = get_network(args.network)
     data = load_digits()
     if min(args.times) < 0:
