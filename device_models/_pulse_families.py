@@ -7,6 +7,8 @@ Each is the step of one pulse as a function of the device's position w (see
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
@@ -38,7 +40,10 @@ class ConstantStep(_Fields):
     """Every pulse moves w by the device's own constant step until it hits its bound.
 
     step_up = dw_up, step_down = dw_down (Gokmen & Vlasov, Front. Neurosci. 10:333, 2016).
+    A train of n pulses is summed in closed form (one noise draw per device).
     """
+
+    step_depends_on_w: ClassVar[bool] = False
 
     def step(self, identity: PulseIdentity, w: Float[Array, "..."], up: Array) -> Array:
         return jnp.where(up, identity.dw_up, identity.dw_down)

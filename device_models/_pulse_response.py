@@ -13,6 +13,7 @@ pulse: cycle-to-cycle noise), then clips w to that device's own bounds.
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -74,6 +75,9 @@ class AbstractPulseResponse(eqx.Module):
     log_normal_steps: eqx.AbstractVar[bool]
     name: eqx.AbstractVar[str]
     citation: eqx.AbstractVar[str]
+
+    # Families whose step does not depend on w sum a pulse train in closed form.
+    step_depends_on_w: ClassVar[bool] = True
 
     def __check_init__(self) -> None:
         check_order("g_min", self.g_min, "g_max", self.g_max, unit="uS")
@@ -159,6 +163,17 @@ class AbstractPulseResponse(eqx.Module):
         up = n > 0
         count = jnp.abs(n)
         w = jnp.clip(self.to_w(g), identity.w_min, identity.w_max)
+
+        if not self.step_depends_on_w:
+            # n steps of dw (1 + s xi) sum to n dw + dw s sqrt(n) xi exactly; clipping once at
+            # the end equals clipping after every pulse unless a pulse reverses direction
+            # after the bound is reached (probability Phi(-1 / dw_min_std) per pulse).
+            xi = jax.random.normal(jax.random.fold_in(key, 0), w.shape)
+            step = self.step(identity, w, up)
+            n = count.astype(w.dtype)
+            move = step * (n + self.dw_min_std * jnp.sqrt(n) * xi)
+            w = jnp.clip(w + jnp.where(up, move, -move), identity.w_min, identity.w_max)
+            return self.to_g(w)
 
         def pulse(carry: tuple[Array, Array]) -> tuple[Array, Array]:
             i, w = carry
