@@ -66,6 +66,13 @@ def init_in_situ(
         target = jnp.stack([g_ref + w / scale * span, jnp.full(w.shape, g_ref)])
         k = stream(key, "program", index)
         devices = spec.device.program(layer_id.devices, target, key=k)
+        # the G+ devices can only hold what their own pulse bounds allow
+        lo, hi = (
+            spec.pulse_response.to_g(b) for b in (layer_id.pulses.w_min, layer_id.pulses.w_max)
+        )
+        devices = eqx.tree_at(
+            lambda d: d.g, devices, devices.g.at[0].set(jnp.clip(devices.g[0], lo, hi))
+        )
         state = LayerState(
             devices=devices, scale=scale, bias=jnp.asarray(p["b"]), drift_reference=jnp.float32(1.0)
         )

@@ -173,7 +173,7 @@ class AbstractPulseResponse(eqx.Module):
             n = count.astype(w.dtype)
             move = step * (n + self.dw_min_std * jnp.sqrt(n) * xi)
             w = jnp.clip(w + jnp.where(up, move, -move), identity.w_min, identity.w_max)
-            return self.to_g(w)
+            return jnp.where(count > 0, self.to_g(w), g)
 
         def pulse(carry: tuple[Array, Array]) -> tuple[Array, Array]:
             i, w = carry
@@ -186,4 +186,5 @@ class AbstractPulseResponse(eqx.Module):
         # only as many rounds as the longest train asks for (updates are mostly 0-3 pulses)
         longest = jnp.max(count)
         _, w = jax.lax.while_loop(lambda c: c[0] < longest, pulse, (jnp.int32(0), w))
-        return self.to_g(w)
+        # a device that got no pulse keeps its conductance exactly
+        return jnp.where(count > 0, self.to_g(w), g)
