@@ -50,8 +50,8 @@ class ConstantStep(_Fields):
 
 
 class SoftBounds(_Fields):
-    """The step shrinks linearly to zero at the device's own bounds ("linear step" in the
-    issue's words): step_up = dw_up (1 - w / w_max), step_down = dw_down (1 - w / w_min), so the
+    """The step shrinks linearly to zero at the device's own bounds:
+    step_up = dw_up (1 - w / w_max), step_down = dw_down (1 - w / w_min), so the
     step is dw at w = 0 (Fusi & Abbott, Nat. Neurosci. 2007; aihwkit SoftBoundsDevice)."""
 
     def step(self, identity: PulseIdentity, w: Float[Array, "..."], up: Array) -> Array:

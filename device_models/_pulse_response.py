@@ -7,7 +7,9 @@ written on a normalized weight axis w in [w_min, w_max] of each device. A device
     g = g_min + (w - w_min) / (w_max - w_min) * (g_max - g_min).
 
 One pulse moves w by `direction * step(w) * (1 + dw_min_std * xi)` (xi standard normal, drawn per
-pulse: cycle-to-cycle noise), then clips w to that device's own bounds.
+pulse: cycle-to-cycle noise), then clips w to that device's own bounds. Families whose step does
+not depend on w (constant step) sum a train in closed form and clip once at the end, which
+differs from pulse-by-pulse clipping only when a pulse reverses direction at a bound.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._checks import check_int_range, check_nonnegative, check_order, check_range
+from ._checks import (
+    ParameterError,
+    check_int_range,
+    check_nonnegative,
+    check_order,
+    check_range,
+    is_concrete,
+)
 
 _DW, _UP_DOWN, _W_MAX, _W_MIN, _FAMILY = range(5)
 
@@ -48,13 +57,15 @@ class AbstractPulseResponse(eqx.Module):
     Attributes (numbers are traced, sweepable):
         g_min, g_max: conductance range the w axis maps onto, microsiemens.
         dw_min: mean step of one pulse at the reference point, w units ((w_max - w_min) /
-            dw_min is about the number of states).
+            dw_min is about the number of states); the median when `log_normal_steps`.
         dw_min_dtod: device-to-device spread of the step (relative std, or sigma of ln when
             `log_normal_steps`).
         up_down: mean up/down imbalance: dw_up = dw (1 + up_down), dw_down = dw (1 - up_down).
         up_down_dtod: device-to-device spread of the imbalance.
         w_min, w_max: nominal bounds on the w axis (w_min < 0 < w_max).
-        w_min_dtod, w_max_dtod: relative device-to-device spread of each bound.
+        w_min_dtod, w_max_dtod: relative device-to-device spread of each bound. A bound's
+            factor is floored at 1e-3 (so soft bounds never divide by zero), and w_min cannot
+            go below the w of 0 uS: with g_min = 0 the lower-bound spread is one-sided.
         dw_min_std: cycle-to-cycle relative spread of each pulse's step.
         log_normal_steps: draw step sizes log-normal (always positive) instead of normal
             (clipped at zero, as aihwkit does) (static).
@@ -82,6 +93,8 @@ class AbstractPulseResponse(eqx.Module):
     def __check_init__(self) -> None:
         check_order("g_min", self.g_min, "g_max", self.g_max, unit="uS")
         check_range("w_min", self.w_min, high=0.0)
+        if is_concrete(self.w_min) and float(self.w_min) == 0.0:
+            raise ParameterError("w_min must be below 0 (w = 0 is the reference point); got 0")
         check_range("w_max", self.w_max, 0.0, low_open=True)
         for name in ("dw_min_dtod", "up_down_dtod", "w_min_dtod", "w_max_dtod", "dw_min_std"):
             check_nonnegative(name, getattr(self, name))
@@ -156,7 +169,8 @@ class AbstractPulseResponse(eqx.Module):
             max_pulses: the longest pulse train allowed.
 
         Returns:
-            Conductances after the pulses, microsiemens, within each device's own bounds.
+            Conductances after the pulses, microsiemens: devices that got pulses end within
+            their own bounds; devices that got none keep their conductance exactly.
         """
         check_int_range("max_pulses", max_pulses, 1, 1_000_000)
         n = jnp.clip(pulses, -max_pulses, max_pulses)

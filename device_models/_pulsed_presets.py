@@ -31,7 +31,7 @@ def idealized() -> ConstantStep:
 
 def gokmen_vlasov() -> ConstantStep:
     """The resistive processing unit specification of Gokmen & Vlasov, Front. Neurosci.
-    10:333 (2016), as aihwkit's GokmenVlasovPresetDevice: ~1200 states (dw_min = 0.0016 on
+    10:333 (2016), as aihwkit's GokmenVlasovPresetDevice: ~1250 states (dw_min = 0.0016 on
     [-1, 1]), 30% device-to-device step spread, 30% cycle-to-cycle, 1% up/down imbalance
     spread, 30% spread of the bounds."""
     return ConstantStep(

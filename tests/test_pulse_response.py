@@ -547,7 +547,7 @@ def test_identity_log_normal_steps():
     np.testing.assert_allclose(z.std(), 1.0, rtol=0.02)
     assert_normal(z, "ln step")
     np.testing.assert_allclose(np.log(dw2 / 0.01), 2 * np.log(dw1 / 0.01), rtol=1e-4, atol=1e-5)
-    # the mean step is dw_min exp(dtod^2 / 2), not dw_min : dw_min is the median (the
+    # the mean step is dw_min exp(dtod^2 / 2), not dw_min: dw_min is the median (the
     # AbstractPulseResponse docstring calls it the mean step)
     m = np.exp(DW_DTOD**2 / 2)
     assert abs((dw1 / 0.01).mean() - m) < 4 * (dw1 / 0.01).std() / np.sqrt(N)
