@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,6 +44,27 @@ def chip_accuracy(
         return accuracy(logits, y)
 
     return jax.vmap(at)(jnp.arange(times.shape[0]), times)
+
+
+@eqx.filter_jit
+def fleet_accuracy(
+    spec: HardwareSpec,
+    net: Network,
+    params: Sequence[dict[str, Array]],
+    root: Array,
+    indices: Array,
+    times: Array,
+    x: Array,
+    y: Array,
+    method: ProgramMethod = "open-loop",
+) -> Array:
+    """`chip_accuracy` of the chips `indices` (one compiled program), shape (chips, times).
+
+    Module-level, so repeated calls with new numbers (another seed, spec value or time grid
+    of the same length) reuse the compiled program instead of tracing a fresh closure.
+    """
+    one = lambda i: chip_accuracy(spec, net, params, root, i, times, x, y, method=method)
+    return jax.vmap(one)(indices)
 
 
 def fleet_map(

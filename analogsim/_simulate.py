@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
@@ -14,7 +12,7 @@ from jaxtyping import Array
 from device_models._checks import ParameterError, check_int_range, check_nonnegative
 
 from ._data import Dataset
-from ._fleet import chip_accuracy, fleet_map
+from ._fleet import fleet_accuracy, fleet_map
 from ._keys import root_key
 from ._networks import Network, apply_digital
 from ._program import ProgramMethod
@@ -66,15 +64,9 @@ def simulate(
     root = root_key(seed)
     digital = float(accuracy(apply_digital(net, params, x), y))
 
-    @eqx.filter_jit
-    def run(spec: HardwareSpec, params, indices: Array) -> Array:
-        one = lambda i: chip_accuracy(spec, net, params, root, i, t, x, y, method=method)
-        return jax.vmap(one)(indices)
-
+    run = lambda idx: fleet_accuracy(spec, net, params, root, idx, t, x, y, method)
     with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
-        acc = fleet_map(
-            lambda idx: run(spec, params, idx), chips, chunk_size=chunk_size, progress=bar.update
-        )
+        acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update)
     ds = xr.Dataset(
         {
             "accuracy": (("chip", "t"), acc.astype(np.float64)),

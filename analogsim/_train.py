@@ -16,7 +16,7 @@ from device_models import PRESETS, PULSE_PRESETS, Ideal, get_device, get_pulse_r
 from device_models._checks import ParameterError, check_int_range, check_range
 
 from ._data import Dataset
-from ._fleet import chip_accuracy
+from ._fleet import fleet_accuracy
 from ._forward import apply_analog
 from ._hardware_aware import train_hardware_aware
 from ._in_situ import check_in_situ_spec, in_situ_step, init_in_situ, opt_init_tree
@@ -250,14 +250,11 @@ def train(
         if mode == "digital":
             acc = np.full(chips, digital)  # bit-for-bit copies compute exactly the same
         else:
-            run = eqx.filter_jit(
-                lambda spec, params, idx: jax.vmap(
-                    lambda i: chip_accuracy(
-                        spec, net, params, root_key(seed), i, jnp.ones(1), x_test, y_test
-                    )
-                )(idx)
-            )
-            acc = np.asarray(run(spec, params, jnp.arange(chips, dtype=jnp.uint32)))[:, 0]
+            idx = jnp.arange(chips, dtype=jnp.uint32)
+            t = jnp.ones(1, jnp.float32)  # read 1 s after programming
+            acc = np.asarray(
+                fleet_accuracy(spec, net, params, root_key(seed), idx, t, x_test, y_test)
+            )[:, 0]
     ds = xr.Dataset(
         {
             "test_accuracy": (("chip",), np.asarray(acc, np.float64)),
