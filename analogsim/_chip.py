@@ -23,7 +23,8 @@ class LayerIdentity(eqx.Module):
             index 0 is the G+ device, 1 the G- device.
         periphery: that layer's DAC and ADC errors.
         pulses: each G+ device's pulsed-update response, shape (rows, cols), when the spec
-            has a pulse response (in-situ training); None otherwise.
+            has a pulse response (in-situ training); None otherwise. The G+ devices' own
+            range (`devices.g_min[0]`, `devices.g_max[0]`) is then their pulse bounds.
     """
 
     devices: DeviceIdentity
@@ -73,8 +74,16 @@ def make_chip(spec: HardwareSpec, shapes: Sequence[tuple[int, int]], *, key: Arr
         )
         pulses = None
         if spec.pulse_response is not None:
-            pulses = spec.pulse_response.draw_identity(
+            response = spec.pulse_response
+            pulses = response.draw_identity(
                 (rows, cols), key=stream(k, "identity", 2), variation=spec.variation
+            )
+            # a G+ device's range is its own pulse bounds: writes and pulses alike stop there
+            lo, hi = response.to_g(pulses.w_min), response.to_g(pulses.w_max)
+            devices = eqx.tree_at(
+                lambda d: (d.g_min, d.g_max),
+                devices,
+                (devices.g_min.at[0].set(lo), devices.g_max.at[0].set(hi)),
             )
         layers.append(LayerIdentity(devices=devices, periphery=periphery, pulses=pulses))
     return ChipIdentity(layers=tuple(layers))

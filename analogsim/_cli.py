@@ -171,10 +171,11 @@ def _fmt_time(t: float) -> str:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from ._data import load_digits
+    from ._in_situ_fleet import TrainingError
     from ._networks import get_network
     from ._plots import plot_learning_curve
     from ._provenance import save_figure, write_dataset
-    from ._train import TrainingError, spec_for, train
+    from ._train import spec_for, train
 
     spec = spec_for(args.device)
     net = get_network(args.network)

@@ -10,7 +10,7 @@ effective weight is scale * (G+ - G-) / span with a fixed digital scale per laye
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -25,8 +25,7 @@ from ._forward import analog_linear
 from ._keys import stream
 from ._mapping import conductance_span
 from ._networks import Network, apply
-from ._program import ChipState, LayerState
-from ._read import calibration_read
+from ._program import ChipState, layer_state
 from ._spec import HardwareSpec
 from ._train_digital import cross_entropy
 from ._update import pulsed_update
@@ -65,19 +64,9 @@ def init_in_situ(
         scale = jnp.full(w.shape[1:], 4.0 * jnp.max(jnp.abs(w)) + 1e-12)
         target = jnp.stack([g_ref + w / scale * span, jnp.full(w.shape, g_ref)])
         k = stream(key, "program", index)
+        # the G+ devices' range is their pulse bounds (make_chip), so the write clips there
         devices = spec.device.program(layer_id.devices, target, key=k)
-        # the G+ devices can only hold what their own pulse bounds allow
-        lo, hi = (
-            spec.pulse_response.to_g(b) for b in (layer_id.pulses.w_min, layer_id.pulses.w_max)
-        )
-        devices = eqx.tree_at(
-            lambda d: d.g, devices, devices.g.at[0].set(jnp.clip(devices.g[0], lo, hi))
-        )
-        state = LayerState(
-            devices=devices, scale=scale, bias=jnp.asarray(p["b"]), drift_reference=jnp.float32(1.0)
-        )
-        ref = calibration_read(spec, layer_id, state, 0.0, key=stream(k, "calibrate"))
-        layers.append(eqx.tree_at(lambda s: s.drift_reference, state, ref))
+        layers.append(layer_state(spec, layer_id, devices, scale, p["b"], key=k))
     return chip, ChipState(layers=tuple(layers))
 
 
@@ -93,8 +82,10 @@ def in_situ_step(
     *,
     key: Array,
     max_pulses: int = 31,
+    loss: Callable[[Array, Array], Array] = cross_entropy,
 ) -> tuple[ChipState, optax.OptState, Array, Array, Array]:
-    """One training step on the chip.
+    """One training step on the chip, minimizing `loss(logits, y)` (integer labels by default;
+    soft targets with a distillation loss).
 
     Returns:
         (state, opt_state, loss, pulses fired, layer_ok): `layer_ok[l]` says layer l's
@@ -124,9 +115,9 @@ def in_situ_step(
             return out
 
         logits = apply(net, x, matmul)
-        return cross_entropy(logits, y), jnp.stack(ok)
+        return loss(logits, y), jnp.stack(ok)
 
-    (loss, outputs_ok), grads = jax.value_and_grad(loss_fn, has_aux=True)(state)
+    (value, outputs_ok), grads = jax.value_and_grad(loss_fn, has_aux=True)(state)
     # dL/dw = dL/dg+ * span / scale for w = scale (g+ - g-) / span
     grad_tree = {
         "w": [
@@ -158,7 +149,7 @@ def in_situ_step(
             for i, sl in enumerate(layers)
         ]
     )
-    return ChipState(layers=tuple(layers)), opt_state, loss, fired, layer_ok
+    return ChipState(layers=tuple(layers)), opt_state, value, fired, layer_ok
 
 
 def opt_init_tree(state: ChipState) -> dict[str, list[Array]]:

@@ -15,6 +15,10 @@ STREAMS: dict[str, int] = {
     "calibrate": 5,
     "train": 6,
     "verify": 7,
+    "source": 8,
+    "target": 9,
+    "probe": 10,
+    "transfer": 11,
 }
 
 

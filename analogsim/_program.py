@@ -19,7 +19,7 @@ from device_models._checks import (
     check_range,
 )
 
-from ._chip import ChipIdentity
+from ._chip import ChipIdentity, LayerIdentity
 from ._keys import stream
 from ._mapping import weight_scale, weights_to_conductances
 from ._read import calibration_read
@@ -51,7 +51,27 @@ class ChipState(eqx.Module):
     layers: tuple[LayerState, ...]
 
 
-def program_and_verify(
+def layer_state(
+    spec: HardwareSpec,
+    layer: LayerIdentity,
+    devices: DeviceState,
+    scale: Float[Array, " cols"],
+    bias: Float[Array, " cols"],
+    *,
+    key: Array,
+) -> LayerState:
+    """A freshly written layer's state; under drift compensation its calibration read is taken
+    now (t = 0, key `stream(key, "calibrate")`), otherwise no read is spent on it."""
+    state = LayerState(
+        devices=devices, scale=scale, bias=jnp.asarray(bias), drift_reference=jnp.float32(1.0)
+    )
+    if not spec.drift_compensation:
+        return state
+    reference = calibration_read(spec, layer, state, 0.0, key=stream(key, "calibrate"))
+    return eqx.tree_at(lambda s: s.drift_reference, state, reference)
+
+
+def program_and_verify_counted(
     device: AbstractDeviceModel,
     identity: DeviceIdentity,
     g_target: Float[Array, "..."],
@@ -62,7 +82,7 @@ def program_and_verify(
     t_verify: ArrayLike = 1.0,
     verify_reads: int = 4,
     correction: ArrayLike = 0.5,
-) -> DeviceState:
+) -> tuple[DeviceState, Array]:
     """Closed-loop write: write, read each device back through this chip, rewrite those off by
     more than `tolerance`, up to `iterations` times.
 
@@ -84,6 +104,10 @@ def program_and_verify(
     write noise, read noise in the verify, each device's range and stuck devices are not. A
     device that passes a verify is finished. With a tolerance below the verify read noise the loop
     chases noise: average more reads or accept a wider tolerance.
+
+    Returns:
+        (state, writes): the devices' state and the number of device writes spent (the first
+        write of every device plus every rewrite).
     """
     check_int_range("iterations", iterations, 0, 10_000)
     check_nonnegative("tolerance", tolerance, unit="uS")
@@ -92,8 +116,8 @@ def program_and_verify(
     check_range("correction", correction, 0.0, 1.0, low_open=True)
     state = device.program(identity, g_target, key=stream(key, "program", 0))
 
-    def body(i: Array, carry: tuple[DeviceState, Array, Array]) -> tuple[DeviceState, Array, Array]:
-        state, aim, done = carry
+    def body(i: Array, carry: tuple[DeviceState, Array, Array, Array]):
+        state, aim, done, rewrites = carry
         keys = jax.random.split(stream(key, "verify", i), verify_reads)
         reads = jax.vmap(lambda k: device.conductance(identity, state, t_verify, key=k))(keys)
         error = g_target - reads.mean(axis=0)
@@ -102,11 +126,23 @@ def program_and_verify(
         new_aim = jnp.where(done, aim, aim + correction * error)
         rewritten = device.program(identity, new_aim, key=stream(key, "program", i + 1))
         state = jax.tree.map(lambda old, new: jnp.where(done, old, new), state, rewritten)
-        return state, new_aim, done
+        return state, new_aim, done, rewrites + jnp.sum(~done, dtype=jnp.int32)
 
-    init = (state, jnp.asarray(g_target), jnp.zeros(g_target.shape, bool))
-    state, _, _ = jax.lax.fori_loop(0, iterations, body, init)
-    return state
+    init = (state, jnp.asarray(g_target), jnp.zeros(g_target.shape, bool), jnp.int32(0))
+    state, _, _, rewrites = jax.lax.fori_loop(0, iterations, body, init)
+    return state, rewrites + g_target.size
+
+
+def program_and_verify(
+    device: AbstractDeviceModel,
+    identity: DeviceIdentity,
+    g_target: Float[Array, "..."],
+    *,
+    key: Array,
+    **settings: ArrayLike,
+) -> DeviceState:
+    """Closed-loop write (`program_and_verify_counted` without the count)."""
+    return program_and_verify_counted(device, identity, g_target, key=key, **settings)[0]
 
 
 def program_chip(
@@ -160,9 +196,5 @@ def program_chip(
             )
         else:
             devices = spec.device.program(layer_id.devices, g_target, key=k)
-        state = LayerState(
-            devices=devices, scale=scale, bias=jnp.asarray(b), drift_reference=jnp.float32(1.0)
-        )
-        reference = calibration_read(spec, layer_id, state, 0.0, key=stream(k, "calibrate"))
-        layers.append(eqx.tree_at(lambda s: s.drift_reference, state, reference))
+        layers.append(layer_state(spec, layer_id, devices, scale, b, key=k))
     return ChipState(layers=tuple(layers))

@@ -8,7 +8,8 @@ import xarray as xr
 
 import analogsim as A
 from analogsim._cli import main
-from analogsim._train import TrainingError, spec_for, train, train_in_situ
+from analogsim._in_situ_fleet import TrainingError
+from analogsim._train import spec_for, train, train_in_situ
 from analogsim._update import nominal_pulse_step, pulse_counts
 
 

@@ -1,0 +1,145 @@
+"""In-situ training of a fleet of chips: one compiled program per epoch, vmapped over chips.
+
+Module-level and compiled once per shape: the learning rate, spec numbers and the step
+offset are traced, so every variation value, seed or epoch reuses the same program. The
+update rule is plain SGD (stateless), so an epoch is a self-contained call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array
+
+from ._chip import ChipIdentity
+from ._forward import apply_analog
+from ._in_situ import in_situ_step, init_in_situ, opt_init_tree
+from ._keys import stream
+from ._networks import Network
+from ._program import ChipState
+from ._spec import HardwareSpec
+from ._train_digital import accuracy, cross_entropy
+
+
+class TrainingError(RuntimeError):
+    """Training produced non-finite numbers; the message names the layer and step."""
+
+
+@eqx.filter_jit
+def init_fleet(
+    spec: HardwareSpec, net: Network, params: Sequence[dict[str, Array]], keys: Array
+) -> tuple[ChipIdentity, ChipState]:
+    """Draw the chips `keys` (chip keys, shape (chips,)) and write `params` onto each
+    (`init_in_situ`); returns identities and states with a leading chip axis."""
+    return jax.vmap(lambda k: init_in_situ(spec, net, params, key=k))(keys)
+
+
+@eqx.filter_jit
+def in_situ_epoch(
+    spec: HardwareSpec,
+    net: Network,
+    chip: ChipIdentity,
+    state: ChipState,
+    x: Array,
+    targets: Array,
+    keys: Array,
+    shuffle_key: Array,
+    first_step: Array,
+    learning_rate: Array,
+    *,
+    batch_size: int,
+    max_pulses: int = 31,
+    loss: Callable[[Array, Array], Array] = cross_entropy,
+) -> tuple[ChipState, Array, Array, Array]:
+    """One epoch of in-situ SGD on every chip of a fleet, all in the same data order.
+
+    Args:
+        chip, state: the fleet's identities and states (leading chip axis).
+        x: training inputs, (n, ...); targets: labels (n,) or soft targets (n, classes),
+            whatever `loss(logits, targets)` takes.
+        keys: each chip's key, (chips,); step s draws from `stream(key, "update", s)`.
+        shuffle_key: this epoch's shuffle (shared by all chips).
+        first_step: global index of this epoch's first step (int32).
+        learning_rate: SGD step on the weight scale (traced).
+        batch_size: examples per step (static); the last partial batch is dropped.
+
+    Returns:
+        (state, mean loss (chips,), pulses fired (chips,), finite (chips, steps, layers + 1)):
+        `finite[c, s]` says per layer whether step s kept chip c finite, then the loss.
+    """
+    n = x.shape[0]
+    steps = n // batch_size
+    order = jax.random.permutation(shuffle_key, n)[: steps * batch_size]
+    batches = order.reshape(steps, batch_size)
+    opt = optax.sgd(learning_rate)
+
+    def one(chip: ChipIdentity, state: ChipState, key: Array):
+        def step(state: ChipState, inputs: tuple[Array, Array]):
+            j, idx = inputs
+            state, _, value, fired, layer_ok = in_situ_step(
+                spec,
+                net,
+                chip,
+                state,
+                opt,
+                opt.init(opt_init_tree(state)),
+                x[idx],
+                targets[idx],
+                key=stream(key, "update", first_step + j),
+                max_pulses=max_pulses,
+                loss=loss,
+            )
+            finite = jnp.concatenate([layer_ok, jnp.isfinite(value)[None]])
+            return state, (value, fired, finite)
+
+        state, (values, fired, finite) = jax.lax.scan(step, state, (jnp.arange(steps), batches))
+        return state, values.mean(), fired.sum(), finite
+
+    return jax.vmap(one)(chip, state, keys)
+
+
+def raise_if_not_finite(finite: np.ndarray, epoch: int, what: str = "in-situ training") -> None:
+    """Raise `TrainingError` naming the first chip, step and layer that went non-finite.
+
+    Args:
+        finite: `in_situ_epoch`'s (chips, steps, layers + 1) flags for epoch `epoch`.
+    """
+    finite = np.asarray(finite)
+    if finite.all():
+        return
+    steps = finite.shape[1]
+    c, s = (int(v[0]) for v in np.nonzero(~finite.all(axis=2)))
+    bad = np.nonzero(~finite[c, s])[0]
+    layers = [int(i) for i in bad if i < finite.shape[2] - 1]
+    last = finite.shape[2] - 2
+    where = f"layer {layers[0]}" if layers else f"the loss on layer {last}'s outputs"
+    raise TrainingError(
+        f"{what} produced NaN or infinity in {where} at step {epoch * steps + s} "
+        f"(epoch {epoch}, chip {c}); lower the learning rate"
+    )
+
+
+@eqx.filter_jit
+def fleet_state_accuracy(
+    spec: HardwareSpec,
+    net: Network,
+    chip: ChipIdentity,
+    state: ChipState,
+    x: Array,
+    y: Array,
+    keys: Array,
+    t: Array,
+) -> Array:
+    """Test accuracy of each chip of a fleet as it stands (leading chip axis), read `t` s after
+    programming with read key `stream(key, "read", 0)`; shape (chips,)."""
+
+    def one(chip: ChipIdentity, state: ChipState, key: Array) -> Array:
+        logits = apply_analog(spec, net, chip, state, x, t=t, key=stream(key, "read", 0))
+        return accuracy(logits, y)
+
+    return jax.vmap(one)(chip, state, keys)
