@@ -5,21 +5,25 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import xarray as xr
 
-from device_models import PRESETS, PULSE_PRESETS, Ideal, get_device, get_pulse_response
+from device_models import PRESETS, PULSE_PRESETS, get_device, get_pulse_response, read_model
 from device_models._checks import ParameterError, check_int_range, check_range
 
 from ._data import Dataset
 from ._fleet import fleet_accuracy
-from ._forward import apply_analog
 from ._hardware_aware import train_hardware_aware
-from ._in_situ import check_in_situ_spec, in_situ_step, init_in_situ, opt_init_tree
+from ._in_situ import check_in_situ_spec
+from ._in_situ_fleet import (
+    fleet_state_accuracy,
+    in_situ_epoch,
+    init_fleet,
+    raise_if_not_finite,
+)
 from ._keys import chip_key, root_key, stream
 from ._networks import Network, apply_digital, init_params
 from ._progress import progress_bar
@@ -31,18 +35,13 @@ Mode = Literal["in-situ", "hardware-aware", "digital"]
 MODES = ("in-situ", "hardware-aware", "digital")
 
 
-class TrainingError(RuntimeError):
-    """Training produced non-finite numbers; the message names the layer and step."""
-
-
 def spec_for(name: str, **overrides: object) -> HardwareSpec:
     """The hardware spec for a preset name: read presets (pcm, rram, ideal) as they are; pulsed
-    presets (gokmen_vlasov, ...) as ideal-reading devices over the pulse response's range whose
-    G+ devices answer pulses."""
+    presets (gokmen_vlasov, ...) as devices that read by the preset's `read_model` (ideal, or
+    RRAM for reram_es) and whose G+ devices answer pulses."""
     if name in PULSE_PRESETS:
         response = get_pulse_response(name)
-        device = Ideal(g_min=response.g_min, g_max=response.g_max)
-        return HardwareSpec(device=device, pulse_response=response, **overrides)
+        return HardwareSpec(device=read_model(name), pulse_response=response, **overrides)
     if name in PRESETS:
         return HardwareSpec(device=get_device(name), **overrides)
     known = ", ".join(sorted([*PRESETS, *PULSE_PRESETS]))
@@ -83,89 +82,37 @@ def train_in_situ(
     data = data.for_network(net)
     root = root_key(seed)
     params0 = init_params(net, key=stream(root, "train", 0))
-    opt = optax.sgd(learning_rate)
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
-    n = x.shape[0]
-    batch_size = min(batch_size, n)
-    steps = n // batch_size
-
-    @eqx.filter_jit
-    def init(spec, indices):
-        def one(i):
-            chip, state = init_in_situ(spec, net, params0, key=chip_key(root, i))
-            return chip, state, opt.init(opt_init_tree(state))
-
-        return jax.vmap(one)(indices)
-
-    @eqx.filter_jit
-    def run_epoch(spec, chip, state, opt_state, indices, e):
-        perm = jax.random.permutation(stream(root, "train", 1, e), n)[: steps * batch_size]
-        batches = perm.reshape(steps, batch_size)
-
-        def one(chip, state, opt_state, i):
-            ck = chip_key(root, i)
-
-            def step(carry, inputs):
-                state, opt_state = carry
-                j, idx = inputs
-                k = stream(ck, "update", e * steps + j)
-                state, opt_state, loss, fired, layer_ok = in_situ_step(
-                    spec,
-                    net,
-                    chip,
-                    state,
-                    opt,
-                    opt_state,
-                    x[idx],
-                    y[idx],
-                    key=k,
-                    max_pulses=max_pulses,
-                )
-                # per layer, then the loss: which part went non-finite first
-                finite = jnp.concatenate([layer_ok, jnp.isfinite(loss)[None]])
-                return (state, opt_state), (loss, fired, finite)
-
-            (state, opt_state), (loss, fired, finite) = jax.lax.scan(
-                step, (state, opt_state), (jnp.arange(steps), batches)
-            )
-            return state, opt_state, loss.mean(), fired.sum(), finite
-
-        return jax.vmap(one)(chip, state, opt_state, indices)
-
-    @eqx.filter_jit
-    def evaluate(spec, chip, state, indices):
-        def one(chip, state, i):
-            key = stream(chip_key(root, i), "read", 0)
-            return accuracy(apply_analog(spec, net, chip, state, x_test, t=1.0, key=key), y_test)
-
-        return jax.vmap(one)(chip, state, indices)
-
-    indices = jnp.arange(chips, dtype=jnp.uint32)
-    chip, state, opt_state = init(spec, indices)
+    batch_size = min(batch_size, x.shape[0])
+    steps = x.shape[0] // batch_size
+    keys = jax.vmap(lambda i: chip_key(root, i))(jnp.arange(chips, dtype=jnp.uint32))
+    chip, state = init_fleet(spec, net, params0, keys)
     losses, pulses, seconds = [], np.zeros(chips, np.int64), []
     with progress_bar(total=epochs, desc="in-situ training", unit="epoch", enabled=progress) as bar:
         for e in range(epochs):
             started = time.perf_counter()
-            state, opt_state, loss, fired, finite = run_epoch(
-                spec, chip, state, opt_state, indices, jnp.int32(e)
+            state, loss, fired, finite = in_situ_epoch(
+                spec,
+                net,
+                chip,
+                state,
+                x,
+                y,
+                keys,
+                stream(root, "train", 1, e),
+                jnp.int32(e * steps),
+                jnp.float32(learning_rate),
+                batch_size=batch_size,
+                max_pulses=max_pulses,
             )
-            finite = np.asarray(finite)  # (chips, steps, layers + 1)
-            if not finite.all():
-                c, s = (int(v[0]) for v in np.nonzero(~finite.all(axis=2)))
-                bad = np.nonzero(~finite[c, s])[0]
-                layers = [int(i) for i in bad if i < finite.shape[2] - 1]
-                last = finite.shape[2] - 2
-                where = f"layer {layers[0]}" if layers else f"the loss on layer {last}'s outputs"
-                raise TrainingError(
-                    f"in-situ training produced NaN or infinity in {where} at step "
-                    f"{e * steps + s} (epoch {e}, chip {c}); lower the learning rate"
-                )
+            raise_if_not_finite(finite, e)
             losses.append(np.asarray(loss))
             pulses += np.asarray(fired)
             seconds.append(time.perf_counter() - started)
             bar.update(1)
-    acc = np.asarray(evaluate(spec, chip, state, indices))
+    t = jnp.float32(1.0)
+    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    acc = np.asarray(fleet_state_accuracy(spec, net, chip, state, x_test, y_test, keys, t))
     return {
         "test_accuracy": acc,
         "loss": np.stack(losses, axis=1),

@@ -18,6 +18,7 @@ from ._pulse_response import AbstractPulseResponse as AbstractPulseResponse
 from ._pulse_response import PulseIdentity as PulseIdentity
 from ._pulsed_presets import PULSE_PRESETS as PULSE_PRESETS
 from ._pulsed_presets import get_pulse_response as get_pulse_response
+from ._pulsed_presets import read_model as read_model
 from ._registry import PRESETS as PRESETS
 from ._registry import get_device as get_device
 from ._registry import list_devices as list_devices

@@ -1,15 +1,24 @@
 """Named pulsed-update presets, each citing the measurements it was fitted to.
 
 The numbers are those of IBM aihwkit's device presets (normalized weight axis w in
-[w_min, w_max], see `_pulse_response.py`), mapped onto 0..25 uS; the conductance scale is a
-convention (the fits are in normalized units), the number of states and every spread are not.
+[w_min, w_max], see `_pulse_response.py`), mapped onto 0..25 uS (`reram_es` onto RRAM's
+0..40 uS); the conductance scale is a convention (the fits are in normalized units), the
+number of states and every spread are not.
+
+Each preset also names how its devices *read* (`read_model`): `reram_es` devices are HfOx
+RRAM and read as the `rram` preset does (read gain, stuck devices, I-V law, read noise,
+relaxation); the others are abstract update models (aihwkit's convention) whose reads are
+ideal, so everything chip-specific about them is in their update response and converters.
 """
 
 from __future__ import annotations
 
+from ._base import AbstractDeviceModel
 from ._checks import ParameterError
+from ._ideal import Ideal
 from ._pulse_families import ConstantStep, ExpStep, LinearStep
 from ._pulse_response import AbstractPulseResponse
+from ._rram import RRAM
 
 
 def idealized() -> ConstantStep:
@@ -53,10 +62,12 @@ def reram_es() -> ExpStep:
     Nat. Commun. 9:2102 (2018): dw_min = 0.00135, up_down = 0.259, a = b = -0.5,
     gamma = 5, A_up = -1.18445, A_down = -0.081404, 20% step and 30% bound spread, 5% imbalance
     spread and a cycle-to-cycle step spread of 500% (steps often go the wrong way). aihwkit's
-    additional read-out "write noise" of that preset is not modelled here."""
+    additional read-out "write noise" of that preset is not modelled here; reads follow the
+    `rram` preset instead (`read_model`), whose 0..40 uS range this preset is mapped onto."""
     return ExpStep(
         name="reram_es",
         citation="Gong et al., Nat. Commun. 9:2102 (2018) (aihwkit ReRamESPresetDevice)",
+        g_max=40.0,
         dw_min=0.00135,
         up_down=0.259359,
         a=-0.5,
@@ -112,3 +123,12 @@ def get_pulse_response(name: str) -> AbstractPulseResponse:
     except KeyError:
         known = ", ".join(sorted(PULSE_PRESETS))
         raise ParameterError(f"unknown pulsed preset {name!r}; known presets: {known}") from None
+
+
+def read_model(name: str) -> AbstractDeviceModel:
+    """How the devices of pulsed preset `name` read: `rram` for `reram_es` (HfOx RRAM), an
+    ideal read over the response's conductance range for the abstract update models."""
+    response = get_pulse_response(name)
+    if name == "reram_es":
+        return RRAM(g_min=response.g_min, g_max=response.g_max)
+    return Ideal(g_min=response.g_min, g_max=response.g_max)

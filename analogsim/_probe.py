@@ -1,0 +1,64 @@
+"""A programmed layer measured from outside: effective weights probed through its converters."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from ._chip import LayerIdentity
+from ._program import LayerState
+from ._read import read_conductances
+from ._spec import HardwareSpec
+from ._tile import analog_mvm
+
+
+def probe_weights(
+    spec: HardwareSpec,
+    layer: LayerIdentity,
+    state: LayerState,
+    *,
+    key: Array,
+    t: ArrayLike = 1.0,
+    batches: int = 8,
+) -> Float[Array, "rows cols"]:
+    """The layer's effective weight matrix as its own converters report it.
+
+    Each batch drives the rows with `rows` random +-1 (full-scale) input vectors and one zero
+    vector, through the DACs, the array (one read: read noise, read gain) and the ADCs
+    (gain, offset, noise, quantization); the zero vector's output is subtracted (offsets)
+    and the weights are the least-squares solution over all `batches * rows` probes. Random
+    sign probes use the ADC range far better than one row at a time, where an 8-bit ADC's
+    step is a tenth of a full-span weight. At full scale (|v| = 1) every device's I-V law
+    is exactly linear, so this is the matrix a verify read would see, not the one a compute
+    read at lower voltages sees.
+
+    Args:
+        spec, layer, state: the layer as programmed.
+        key: probe key; batch b takes `fold_in(key, b)`.
+        t: seconds after programming.
+        batches: number of probe batches (static); costs `batches * (rows + 1)` read cycles.
+
+    Returns:
+        Effective weights (rows, cols) in normalized output units per unit of DAC input (a
+        device pair at the full conductance span reads 1).
+    """
+    rows = layer.devices.g_max.shape[1]
+
+    def batch(k: Array) -> tuple[Array, Array]:
+        signs = jax.random.rademacher(jax.random.fold_in(k, 0), (rows, rows), jnp.float32)
+        x = jnp.concatenate([signs, jnp.zeros((1, rows), jnp.float32)])
+        g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(k, 1))
+        y = analog_mvm(spec, layer, g, x, key=jax.random.fold_in(k, 2))
+        return signs, y[:-1] - y[-1]
+
+    signs, outputs = jax.vmap(lambda b: batch(jax.random.fold_in(key, b)))(jnp.arange(batches))
+    x = signs.reshape(-1, rows)
+    y = outputs.reshape(x.shape[0], -1)
+    # normal equations: x has (batches * rows) random sign rows, well conditioned
+    return jnp.linalg.solve(x.T @ x, x.T @ y)
+
+
+def probe_cycles(rows: int, batches: int = 8) -> int:
+    """Read cycles (one input vector applied to the array) that `probe_weights` spends."""
+    return batches * (rows + 1)
