@@ -89,7 +89,7 @@ def in_situ_step(
 
     Returns:
         (state, opt_state, loss, pulses fired, layer_ok): `layer_ok[l]` says layer l's
-        outputs in this step and its conductances and bias after it are all finite.
+        outputs and gradients in this step and its conductances and bias after it are all finite.
 
     The gradient of the loss with respect to each G+ conductance (through the chip's own
     read-out) is expressed in weight units, passed through `opt` (any optax chain: SGD,
@@ -145,7 +145,10 @@ def in_situ_step(
         fired = fired + jnp.sum(jnp.abs(n))
     layer_ok = jnp.stack(
         [
-            outputs_ok[i] & jnp.all(jnp.isfinite(sl.devices.g)) & jnp.all(jnp.isfinite(sl.bias))
+            outputs_ok[i]
+            & jnp.all(jnp.isfinite(grad_tree["w"][i]))
+            & jnp.all(jnp.isfinite(sl.devices.g))
+            & jnp.all(jnp.isfinite(sl.bias))
             for i, sl in enumerate(layers)
         ]
     )

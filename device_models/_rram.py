@@ -112,7 +112,10 @@ class RRAM(AbstractDeviceModel):
 
     def drifted(self, identity: DeviceIdentity, state: DeviceState, t: ArrayLike) -> Array:
         grow = self.spread(state.g, t) ** 2 - self.spread(state.g, _FIT_TIMES[0]) ** 2
-        g = state.g + self.relaxation_scale * jnp.sqrt(jnp.maximum(grow, 0.0)) * state.relaxation_z
+        # sqrt has an infinite slope at 0 (t = 1 s): mask it so gradients through a read stay finite
+        positive = grow > 0.0
+        shift = jnp.where(positive, jnp.sqrt(jnp.where(positive, grow, 1.0)), 0.0)
+        g = state.g + self.relaxation_scale * shift * state.relaxation_z
         return jnp.clip(g, identity.g_min, identity.g_max)
 
     def read_noise_sigma(self, g_t: Array, state: DeviceState, t: ArrayLike) -> Array:
