@@ -152,3 +152,21 @@ def test_differential_mapping_round_trip():
     assert np.all(g >= 0) and np.all(g <= 25.0)
     assert np.all((g[0] == 0) | (g[1] == 0))  # one device of each pair carries the weight
     np.testing.assert_allclose((g[0] - g[1]) / 25.0 * scale, w, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [n for n, _ in dm.list_devices()])
+@pytest.mark.parametrize("t", [1.0, 25.0, 1e6])
+def test_read_conductance_has_finite_gradients(name, t):
+    # In-situ training differentiates through reads; a NaN slope (e.g. sqrt at 0) silently
+    # stalls learning because NaN pulse counts fire nothing.
+    device = dm.get_device(name)
+    identity = device.draw_identity((64,), key=jax.random.key(0))
+    state = device.program(
+        identity, jnp.linspace(0.0, 0.9, 64) * device.g_max, key=jax.random.key(1)
+    )
+
+    def total(g):
+        s = type(state)(g=g, relaxation_z=state.relaxation_z)
+        return device.conductance(identity, s, t, key=jax.random.key(2)).sum()
+
+    assert np.all(np.isfinite(jax.grad(total)(state.g)))
