@@ -8,7 +8,6 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import xarray as xr
 
 from device_models import PRESETS, PULSE_PRESETS, get_device, get_pulse_response, read_model
@@ -29,7 +28,7 @@ from ._networks import Network, apply_digital, init_params
 from ._progress import progress_bar
 from ._provenance import provenance_attrs
 from ._spec import HardwareSpec
-from ._train_digital import accuracy, cross_entropy, fit
+from ._train_digital import accuracy, digital_loss, fit
 
 Mode = Literal["in-situ", "hardware-aware", "digital"]
 MODES = ("in-situ", "hardware-aware", "digital")
@@ -171,15 +170,14 @@ def train(
     else:
         with progress_bar(total=1, desc=f"{mode} training", unit="run", enabled=progress) as bar:
             if mode == "digital":
-                loss_fn = lambda p, xb, yb, k: cross_entropy(apply_digital(net, p, xb), yb)
                 params, epoch_loss = fit(
                     net,
                     data,
-                    loss_fn,
+                    jax.tree_util.Partial(digital_loss, net),
                     key=root_key(seed),
                     epochs=epochs,
                     batch_size=batch_size or 64,
-                    optimizer=optax.adam(learning_rate or 3e-3),
+                    learning_rate=learning_rate or 3e-3,
                 )
             else:
                 params, epoch_loss = train_hardware_aware(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,6 +28,13 @@ def accuracy(logits: Array, labels: Array) -> Array:
     return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
 
 
+def digital_loss(
+    net: Network, params: Sequence[dict[str, Array]], x: Array, y: Array, key: Array
+) -> Array:
+    """Cross-entropy of the plain digital forward pass (`key` unused; `fit`'s signature)."""
+    return cross_entropy(apply_digital(net, params, x), y)
+
+
 def fit(
     net: Network,
     data: Dataset,
@@ -35,23 +43,44 @@ def fit(
     key: Array,
     epochs: int,
     batch_size: int,
-    optimizer: optax.GradientTransformation,
+    learning_rate: float,
 ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
-    """Minimize `loss_fn(params, x_batch, y_batch, step_key)` over the training set.
+    """Minimize `loss_fn(params, x_batch, y_batch, step_key)` over the training set with Adam.
 
     Deterministic for a given key: initialization from `stream(key, "train", 0)`, the shuffle
     of epoch e from `stream(key, "train", 1, e)`, step s's key `stream(key, "train", 2, s)`.
-    All epochs run in one compiled `scan`. Returns the parameters and the mean loss per epoch.
+    All epochs run in one compiled `scan`, compiled once per loss function, network and
+    shape: pass the loss as a `jax.tree_util.Partial` of a module-level function, so that its
+    arrays (a hardware spec, say) are traced and new values reuse the program. Returns the
+    parameters and the mean loss per epoch.
     """
     check_int_range("epochs", epochs, 1, 1_000_000)
     check_int_range("batch_size", batch_size, 1, 1 << 20)
+    check_range("learning_rate", learning_rate, 0.0, low_open=True)
     data = data.for_network(net)
     x = jnp.asarray(data.x_train)
     y = jnp.asarray(data.y_train)
-    n = x.shape[0]
-    batch_size = min(batch_size, n)
-    steps = n // batch_size
     params = init_params(net, key=stream(key, "train", 0))
+    # optax's Adam mixes its int32 step count with floats, which strict promotion refuses.
+    with jax.numpy_dtype_promotion("standard"):
+        params, losses = _fit_scan(
+            loss_fn,
+            params,
+            x,
+            y,
+            key,
+            jnp.float32(learning_rate),
+            epochs=epochs,
+            batch_size=min(batch_size, x.shape[0]),
+        )
+    return [jax.tree.map(np.asarray, layer) for layer in params], np.asarray(losses)
+
+
+@eqx.filter_jit
+def _fit_scan(loss_fn, params, x, y, key, learning_rate, *, epochs: int, batch_size: int):
+    optimizer = optax.adam(learning_rate)
+    n = x.shape[0]
+    steps = n // batch_size
 
     def epoch(carry, e):
         perm = jax.random.permutation(stream(key, "train", 1, e), n)[: steps * batch_size]
@@ -69,11 +98,8 @@ def fit(
         )
         return carry, losses.mean()
 
-    run = jax.jit(lambda p, s: jax.lax.scan(epoch, (p, s), jnp.arange(epochs)))
-    # optax's Adam mixes its int32 step count with floats, which strict promotion refuses.
-    with jax.numpy_dtype_promotion("standard"):
-        (params, _), losses = run(params, optimizer.init(params))
-    return [jax.tree.map(np.asarray, layer) for layer in params], np.asarray(losses)
+    (params, _), losses = jax.lax.scan(epoch, (params, optimizer.init(params)), jnp.arange(epochs))
+    return params, losses
 
 
 def train_digital(
@@ -86,8 +112,7 @@ def train_digital(
     learning_rate: float = 3e-3,
 ) -> list[dict[str, np.ndarray]]:
     """Train `net` on `data` digitally with Adam; returns per-layer {"w", "b"} (see `fit`)."""
-    check_range("learning_rate", learning_rate, 0.0, low_open=True)
-    loss = lambda p, xb, yb, k: cross_entropy(apply_digital(net, p, xb), yb)
+    loss = jax.tree_util.Partial(digital_loss, net)
     params, _ = fit(
         net,
         data,
@@ -95,6 +120,6 @@ def train_digital(
         key=key,
         epochs=epochs,
         batch_size=batch_size,
-        optimizer=optax.adam(learning_rate),
+        learning_rate=learning_rate,
     )
     return params
