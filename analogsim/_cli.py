@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 # Full LLVM optimization makes XLA:CPU compile these programs ~5x slower for ~20% faster runs;
 # a command compiles once and runs briefly, so optimization level 1 wins. Set before JAX starts.
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
@@ -48,6 +50,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _str_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -61,6 +74,31 @@ def _positive_float(text: str) -> float:
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="analogsim", description="Simulate networks on analog in-memory chips.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    xf = sub.add_parser(
+        "transfer", help="what one chip learned, moved to other chips by each strategy"
+    )
+    xf.add_argument("--device", default="reram_es", help="pulsed device preset")
+    xf.add_argument("--chips", type=_int, default=32, help="target chips per variation value")
+    xf.add_argument(
+        "--variation",
+        type=_float_list,
+        default=[0.0, 0.5, 1.0, 2.0, 4.0],
+        help="multipliers on all identity variation (1 = the preset's nominal), comma-separated",
+    )
+    xf.add_argument(
+        "--strategies",
+        type=_str_list,
+        default=None,
+        help="comma-separated, from conductances,weights,distill,finetune,hardware-aware,digital",
+    )
+    xf.add_argument("--dataset", default="digits", help="digits, or FILE.npz with x_train, ...")
+    xf.add_argument("--seed", type=int, default=0)
+    xf.add_argument("--epochs", type=_positive_int, default=10, help="in-situ epochs of the source")
+    xf.add_argument("--temperature", type=_positive_float, default=2.0, help="distillation T")
+    xf.add_argument("--finetune-examples", type=_positive_int, default=100, help="labels budget")
+    xf.add_argument("--out", default="out", help="output folder")
+    xf.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sim = sub.add_parser("simulate", help="a trained network on a fleet of chips, over time")
     sim.add_argument("--device", default="pcm", help="device preset (see `analogsim devices`)")
@@ -110,6 +148,77 @@ def _enable_compilation_cache() -> None:
     if cache and not jax.config.jax_compilation_cache_dir:  # a caller's own cache wins
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def _cmd_transfer(args: argparse.Namespace) -> None:
+    from ._data import load_dataset
+    from ._in_situ_fleet import TrainingError
+    from ._networks import mlp
+    from ._plots import plot_transfer
+    from ._provenance import save_figure, write_dataset
+    from ._train import spec_for
+    from ._transfer import STRATEGIES, check_strategies, transfer
+
+    # checks that need no data or compilation come first
+    strategies = check_strategies(args.strategies if args.strategies is not None else STRATEGIES)
+    if args.chips < 1:
+        raise CommandError(f"--chips must be >= 1; got {args.chips}")
+    if min(args.variation) < 0:
+        raise CommandError(f"--variation must be >= 0; got {min(args.variation):g}")
+    data = load_dataset(args.dataset)
+    net = mlp((data.x_train.shape[1], 128, data.classes))
+    spec = spec_for(args.device)
+    try:
+        ds = transfer(
+            spec,
+            net,
+            data,
+            chips=args.chips,
+            variation=args.variation,
+            strategies=strategies,
+            seed=args.seed,
+            epochs=args.epochs,
+            temperature=args.temperature,
+            finetune_examples=min(args.finetune_examples, data.x_train.shape[0]),
+            progress=not args.quiet,
+        )
+    except TrainingError as err:
+        raise CommandError(str(err)) from None
+    out = Path(args.out)
+    nc = write_dataset(ds, out / "transfer.nc")
+    png = save_figure(plot_transfer(ds), out / "transfer_loss.png")
+    print(
+        f"weight transfer on {args.device} ({data.name}, mlp {net.shapes[0][0]}-128-"
+        f"{data.classes}), {args.chips} target chips per variation, seed {args.seed}"
+    )
+    print(_transfer_table(ds))
+    print(f"wrote {nc} and {png}")
+
+
+def _transfer_table(ds) -> str:
+    """Median transfer loss (points) and its interquartile range per variation and strategy."""
+    strategies = [str(s) for s in ds["strategy"].values]
+    width = max(14, *(len(s) + 2 for s in strategies))
+    lines = [
+        "transfer loss in accuracy points: median over target chips [25th, 75th percentile]",
+        f"{'variation':>9}{'source':>9}" + "".join(f"{s:>{width}}" for s in strategies),
+    ]
+    loss = ds["transfer_loss"].transpose("variation", "strategy", "chip").values * 100
+    for i, v in enumerate(ds["variation"].values):
+        cells = []
+        for j in range(len(strategies)):
+            q = np.percentile(loss[i, j], [25, 50, 75])
+            cells.append(f"{q[1]:+.1f} [{q[0]:+.0f},{q[2]:+.0f}]".rjust(width))
+        src = float(ds["source_accuracy"].values[i]) * 100
+        lines.append(f"{v:>9g}{src:>8.1f}%" + "".join(cells))
+    costs = ds[["read_cycles", "device_writes", "update_pulses", "examples", "labels"]]
+    mean = costs.mean(("variation", "chip"))
+    lines.append("mean cost per target chip:")
+    lines.append(f"{'':>18}" + "".join(f"{s:>{width}}" for s in strategies))
+    for name in mean.data_vars:
+        row = "".join(f"{float(mean[name].sel(strategy=s)):>{width}.0f}" for s in strategies)
+        lines.append(f"{name:>18}{row}")
+    return "\n".join(lines)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
@@ -286,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _build_parser().parse_args(argv)
         _enable_compilation_cache()
         commands = {
+            "transfer": _cmd_transfer,
             "simulate": _cmd_simulate,
             "train": _cmd_train,
             "device": _cmd_device,

@@ -7,6 +7,7 @@ update rule is plain SGD (stateless), so an epoch is a self-contained call.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -32,11 +33,22 @@ class TrainingError(RuntimeError):
 
 @eqx.filter_jit
 def init_fleet(
-    spec: HardwareSpec, net: Network, params: Sequence[dict[str, Array]], keys: Array
+    spec: HardwareSpec,
+    net: Network,
+    params: Sequence[dict[str, Array]],
+    keys: Array,
+    variation: Array | None = None,
 ) -> tuple[ChipIdentity, ChipState]:
     """Draw the chips `keys` (chip keys, shape (chips,)) and write `params` onto each
-    (`init_in_situ`); returns identities and states with a leading chip axis."""
-    return jax.vmap(lambda k: init_in_situ(spec, net, params, key=k))(keys)
+    (`init_in_situ`); returns identities and states with a leading chip axis.
+
+    `variation` (chips,), when given, is each chip's own variation multiplier in place of
+    `spec.variation` (traced: a sweep over it compiles once).
+    """
+    if variation is None:
+        return jax.vmap(lambda k: init_in_situ(spec, net, params, key=k))(keys)
+    one = lambda k, v: init_in_situ(dataclasses.replace(spec, variation=v), net, params, key=k)
+    return jax.vmap(one)(keys, variation)
 
 
 @eqx.filter_jit

@@ -155,7 +155,23 @@ def program_chip(
     iterations: int = 10,
     tolerance: ArrayLike = 0.5,
 ) -> ChipState:
-    """Program digital weights onto a chip.
+    """Program digital weights onto a chip (`program_chip_counted` without the count)."""
+    return program_chip_counted(
+        spec, chip, params, key=key, method=method, iterations=iterations, tolerance=tolerance
+    )[0]
+
+
+def program_chip_counted(
+    spec: HardwareSpec,
+    chip: ChipIdentity,
+    params: Sequence[dict[str, Array]],
+    *,
+    key: Array,
+    method: ProgramMethod = "open-loop",
+    iterations: int = 10,
+    tolerance: ArrayLike = 0.5,
+) -> tuple[ChipState, Array]:
+    """Program digital weights onto a chip; returns (state, device writes).
 
     Args:
         spec: hardware spec.
@@ -171,7 +187,7 @@ def program_chip(
         raise ParameterError(
             f"params has {len(params)} layers but the chip was made for {len(chip.layers)}"
         )
-    layers = []
+    layers, writes = [], jnp.int32(0)
     for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True)):
         w, b = p["w"], p["b"]
         check_finite(f"layer {index} weights", w)
@@ -186,7 +202,7 @@ def program_chip(
         g_target = weights_to_conductances(spec, w, scale)
         k = stream(key, "program", index)
         if method == "verify":
-            devices = program_and_verify(
+            devices, n = program_and_verify_counted(
                 spec.device,
                 layer_id.devices,
                 g_target,
@@ -195,6 +211,7 @@ def program_chip(
                 tolerance=tolerance,
             )
         else:
-            devices = spec.device.program(layer_id.devices, g_target, key=k)
+            devices, n = spec.device.program(layer_id.devices, g_target, key=k), g_target.size
         layers.append(layer_state(spec, layer_id, devices, scale, b, key=k))
-    return ChipState(layers=tuple(layers))
+        writes = writes + n
+    return ChipState(layers=tuple(layers)), writes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import equinox as eqx
@@ -95,3 +96,17 @@ class HardwareSpec(eqx.Module):
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def noiseless(spec: HardwareSpec) -> HardwareSpec:
+    """The same spec with every cycle-to-cycle noise off: write noise, read noise, relaxation,
+    converter noise and pulse-to-pulse step noise. Chip identity (variation) is untouched, so
+    `noiseless(spec)` with `variation=0` makes every chip the same deterministic machine."""
+    device = spec.device
+    for name in ("prog_noise_scale", "read_noise_scale", "relaxation_scale"):
+        if hasattr(device, name):
+            device = dataclasses.replace(device, **{name: 0.0})
+    pulses = spec.pulse_response
+    if pulses is not None:
+        pulses = dataclasses.replace(pulses, dw_min_std=0.0)
+    return dataclasses.replace(spec, device=device, output_noise=0.0, pulse_response=pulses)
