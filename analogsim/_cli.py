@@ -199,9 +199,14 @@ def _transfer_table(ds) -> str:
     """Median transfer loss (points) and its interquartile range per variation and strategy."""
     strategies = [str(s) for s in ds["strategy"].values]
     width = max(14, *(len(s) + 2 for s in strategies))
+    hwa = "hardware-aware" in strategies
     lines = [
         "transfer loss in accuracy points: median over target chips [25th, 75th percentile]",
-        f"{'variation':>9}{'source':>9}" + "".join(f"{s:>{width}}" for s in strategies),
+        "source: chip A trained in situ"
+        + ("; hwa: chip A with hardware-aware weights" if hwa else ""),
+        f"{'variation':>9}{'source':>9}"
+        + (f"{'hwa':>8}" if hwa else "")
+        + "".join(f"{s:>{width}}" for s in strategies),
     ]
     loss = ds["transfer_loss"].transpose("variation", "strategy", "chip").values * 100
     for i, v in enumerate(ds["variation"].values):
@@ -209,8 +214,11 @@ def _transfer_table(ds) -> str:
         for j in range(len(strategies)):
             q = np.percentile(loss[i, j], [25, 50, 75])
             cells.append(f"{q[1]:+.1f} [{q[0]:+.0f},{q[2]:+.0f}]".rjust(width))
-        src = float(ds["source_accuracy"].values[i]) * 100
-        lines.append(f"{v:>9g}{src:>8.1f}%" + "".join(cells))
+        src = f"{float(ds['source_accuracy'].values[i]) * 100:>8.1f}%"
+        if hwa:
+            a = ds["strategy_source_accuracy"].sel(strategy="hardware-aware").values[i] * 100
+            src += f"{a:>7.1f}%"
+        lines.append(f"{v:>9g}{src}" + "".join(cells))
     costs = ds[["read_cycles", "device_writes", "update_pulses", "examples", "labels"]]
     mean = costs.mean(("variation", "chip"))
     lines.append("mean cost per target chip:")

@@ -8,6 +8,7 @@ update rule is plain SGD (stateless), so an epoch is a self-contained call.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -19,7 +20,7 @@ from jaxtyping import Array
 
 from ._chip import ChipIdentity
 from ._forward import apply_analog
-from ._in_situ import in_situ_step, init_in_situ, opt_init_tree
+from ._in_situ import check_in_situ_spec, in_situ_step, init_in_situ, opt_init_tree
 from ._keys import stream
 from ._networks import Network
 from ._program import ChipState
@@ -155,3 +156,63 @@ def fleet_state_accuracy(
         return accuracy(logits, y)
 
     return jax.vmap(one)(chip, state, keys)
+
+
+def train_fleet(
+    spec: HardwareSpec,
+    net: Network,
+    chip: ChipIdentity,
+    state: ChipState,
+    x: Array,
+    targets: Array,
+    keys: Array,
+    shuffle: Array,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    loss: Callable[[Array, Array], Array] = cross_entropy,
+    max_pulses: int = 31,
+    what: str = "in-situ training",
+    on_epoch: Callable[[], None] | None = None,
+) -> tuple[ChipState, np.ndarray, np.ndarray, list[float]]:
+    """`epochs` in-situ epochs of a fleet (`in_situ_epoch`), checked for non-finite numbers.
+
+    The spec runs as `check_in_situ_spec` makes it (drift compensation off). Epoch e shuffles
+    with `fold_in(shuffle, e)`; chip c's update at global step s draws from
+    `stream(keys[c], "update", s)`. `on_epoch` is called after each epoch (a progress bar).
+
+    Returns:
+        (state, mean loss (chips, epochs), pulses fired (chips,), seconds per epoch).
+
+    Raises:
+        TrainingError: naming the first chip, step and layer that went non-finite.
+    """
+    spec = check_in_situ_spec(spec)
+    batch_size = min(batch_size, x.shape[0])
+    steps = x.shape[0] // batch_size
+    losses, pulses, seconds = [], 0, []
+    for e in range(epochs):
+        started = time.perf_counter()
+        state, value, fired, finite = in_situ_epoch(
+            spec,
+            net,
+            chip,
+            state,
+            x,
+            targets,
+            keys,
+            jax.random.fold_in(shuffle, e),
+            jnp.int32(e * steps),
+            jnp.float32(learning_rate),
+            batch_size=batch_size,
+            max_pulses=max_pulses,
+            loss=loss,
+        )
+        raise_if_not_finite(finite, e, what)
+        losses.append(np.asarray(value))
+        pulses = pulses + np.asarray(fired, np.int64)
+        seconds.append(time.perf_counter() - started)
+        if on_epoch is not None:
+            on_epoch()
+    return state, np.stack(losses, axis=1), np.asarray(pulses), seconds

@@ -6,6 +6,8 @@ import dataclasses
 from typing import Literal
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
 from device_models import PCM, AbstractDeviceModel, AbstractPulseResponse
@@ -110,3 +112,10 @@ def noiseless(spec: HardwareSpec) -> HardwareSpec:
     if pulses is not None:
         pulses = dataclasses.replace(pulses, dw_min_std=0.0)
     return dataclasses.replace(spec, device=device, output_noise=0.0, pulse_response=pulses)
+
+
+def traced(spec: HardwareSpec) -> HardwareSpec:
+    """The same spec with every Python float as a float32 array, so that compiled functions
+    trace it instead of baking it in: specs that differ only in numbers (a noise scale, a
+    spread) then share one compiled program."""
+    return jax.tree.map(lambda leaf: jnp.float32(leaf) if isinstance(leaf, float) else leaf, spec)

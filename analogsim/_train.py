@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import jax
@@ -17,12 +16,7 @@ from ._data import Dataset
 from ._fleet import fleet_accuracy
 from ._hardware_aware import train_hardware_aware
 from ._in_situ import check_in_situ_spec
-from ._in_situ_fleet import (
-    fleet_state_accuracy,
-    in_situ_epoch,
-    init_fleet,
-    raise_if_not_finite,
-)
+from ._in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
 from ._keys import chip_key, root_key, stream
 from ._networks import Network, apply_digital, init_params
 from ._progress import progress_bar
@@ -37,9 +31,12 @@ MODES = ("in-situ", "hardware-aware", "digital")
 def spec_for(name: str, **overrides: object) -> HardwareSpec:
     """The hardware spec for a preset name: read presets (pcm, rram, ideal) as they are; pulsed
     presets (gokmen_vlasov, ...) as devices that read by the preset's `read_model` (ideal, or
-    RRAM for reram_es) and whose G+ devices answer pulses."""
+    RRAM for reram_es) and whose G+ devices answer pulses, with drift compensation off."""
     if name in PULSE_PRESETS:
         response = get_pulse_response(name)
+        # chips that learn in situ: a drift calibration taken at programming would undo what
+        # training changes afterwards, so it is off unless asked for
+        overrides = {"drift_compensation": False, **overrides}
         return HardwareSpec(device=read_model(name), pulse_response=response, **overrides)
     if name in PRESETS:
         return HardwareSpec(device=get_device(name), **overrides)
@@ -82,39 +79,30 @@ def train_in_situ(
     root = root_key(seed)
     params0 = init_params(net, key=stream(root, "train", 0))
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    batch_size = min(batch_size, x.shape[0])
-    steps = x.shape[0] // batch_size
     keys = jax.vmap(lambda i: chip_key(root, i))(jnp.arange(chips, dtype=jnp.uint32))
     chip, state = init_fleet(spec, net, params0, keys)
-    losses, pulses, seconds = [], np.zeros(chips, np.int64), []
     with progress_bar(total=epochs, desc="in-situ training", unit="epoch", enabled=progress) as bar:
-        for e in range(epochs):
-            started = time.perf_counter()
-            state, loss, fired, finite = in_situ_epoch(
-                spec,
-                net,
-                chip,
-                state,
-                x,
-                y,
-                keys,
-                stream(root, "train", 1, e),
-                jnp.int32(e * steps),
-                jnp.float32(learning_rate),
-                batch_size=batch_size,
-                max_pulses=max_pulses,
-            )
-            raise_if_not_finite(finite, e)
-            losses.append(np.asarray(loss))
-            pulses += np.asarray(fired)
-            seconds.append(time.perf_counter() - started)
-            bar.update(1)
+        state, losses, pulses, seconds = train_fleet(
+            spec,
+            net,
+            chip,
+            state,
+            x,
+            y,
+            keys,
+            stream(root, "train", 1),
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            max_pulses=max_pulses,
+            on_epoch=lambda: bar.update(1),
+        )
     t = jnp.float32(1.0)
     x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     acc = np.asarray(fleet_state_accuracy(spec, net, chip, state, x_test, y_test, keys, t))
     return {
         "test_accuracy": acc,
-        "loss": np.stack(losses, axis=1),
+        "loss": losses,
         "pulses": pulses,
         "epoch_seconds": np.asarray(seconds),
         "state": state,

@@ -30,13 +30,13 @@ from ._data import Dataset
 from ._distill import distill_loss, soft_targets
 from ._hardware_aware import train_hardware_aware
 from ._in_situ import check_in_situ_spec
-from ._in_situ_fleet import fleet_state_accuracy, in_situ_epoch, init_fleet, raise_if_not_finite
+from ._in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
 from ._keys import chip_key, root_key, stream
 from ._networks import Network, apply_digital, init_params
 from ._program import ChipState
 from ._progress import progress_bar
 from ._provenance import provenance_attrs
-from ._spec import HardwareSpec
+from ._spec import HardwareSpec, traced
 from ._train_digital import accuracy, cross_entropy, train_digital
 from ._transfer_fleet import (
     draw_fleet,
@@ -85,10 +85,11 @@ def transfer(
     distill_start: str = "weights",
     distill_epochs: int = 2,
     distill_examples: int | None = None,
+    distill_batch_size: int = 64,
     temperature: float = 2.0,
     finetune_examples: int = 100,
     finetune_epochs: int = 5,
-    hardware_aware_epochs: int = 30,
+    hardware_aware_epochs: int = 20,
     reads: int = 4,
     probes: int = 8,
     progress: bool = False,
@@ -105,9 +106,10 @@ def transfer(
         epochs, learning_rate, batch_size: in-situ training of the source (plain SGD).
         distill_start: "weights" (the `weights` copy) or "scratch" (the source's starting
             weights, written open loop) as the distillation student's start.
-        distill_epochs, distill_examples, temperature: distillation on the first
-            `distill_examples` training inputs (all by default), no labels, soft targets at
-            `temperature` from one read of the source.
+        distill_epochs, distill_examples, distill_batch_size, temperature: distillation on
+            the first `distill_examples` training inputs (all by default), no labels, soft
+            targets at `temperature` from one read of the source. Its batches are larger than
+            training's: a step's cost is mostly the pulses, whatever the batch.
         finetune_examples, finetune_epochs: the labelled budget after the `weights` copy.
         hardware_aware_epochs: Adam epochs of hardware-aware training (a fresh chip per batch).
         reads, probes: source reads averaged per conductance; probe batches per weight
@@ -135,13 +137,14 @@ def transfer(
     check_int_range("distill_epochs", distill_epochs, 1, 10**6)
     check_int_range("finetune_epochs", finetune_epochs, 1, 10**6)
     check_int_range("hardware_aware_epochs", hardware_aware_epochs, 1, 10**6)
+    check_int_range("distill_batch_size", distill_batch_size, 1, 1 << 20)
     check_int_range("reads", reads, 1, 1 << 10)
     check_int_range("probes", probes, 1, 1 << 10)
     check_range("learning_rate", learning_rate, 0.0, low_open=True)
     check_range("temperature", temperature, 0.0, low_open=True)
     if distill_start not in ("weights", "scratch"):
         raise ParameterError(f"distill_start must be 'weights' or 'scratch'; got {distill_start!r}")
-    spec = check_in_situ_spec(spec)
+    spec = traced(check_in_situ_spec(spec))
     data = data.for_network(net)
     n_train = data.x_train.shape[0]
     check_int_range("finetune_examples", finetune_examples, 1, n_train)
@@ -194,6 +197,7 @@ class _Run:
                 "distill_start",
                 "distill_epochs",
                 "distill_examples",
+                "distill_batch_size",
                 "temperature",
                 "finetune_examples",
                 "finetune_epochs",
@@ -224,24 +228,21 @@ class _Run:
         keys_a = jax.vmap(lambda _: self.key_a)(jnp.arange(len(self.variation)))
         self.chip_a, self.state_a = init_fleet(self.spec, self.net, self.params0, keys_a, v)
         x, y = jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train)
-        batch_size = min(batch_size, x.shape[0])
-        steps = x.shape[0] // batch_size
-        for e in range(epochs):
-            self.state_a, _, _, finite = in_situ_epoch(
-                self.spec,
-                self.net,
-                self.chip_a,
-                self.state_a,
-                x,
-                y,
-                keys_a,
-                stream(self.root, "train", 1, e),
-                jnp.int32(e * steps),
-                jnp.float32(learning_rate),
-                batch_size=batch_size,
-            )
-            raise_if_not_finite(finite, e, "source training")
-            self.bar.update(1)
+        self.state_a, *_ = train_fleet(
+            self.spec,
+            self.net,
+            self.chip_a,
+            self.state_a,
+            x,
+            y,
+            keys_a,
+            stream(self.root, "train", 1),
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            what="source training",
+            on_epoch=lambda: self.bar.update(1),
+        )
         self.source = np.asarray(self._accuracy(self.chip_a, self.state_a, keys_a))
 
     def _accuracy(self, chips: Any, states: ChipState, keys: Array) -> Array:
@@ -317,32 +318,29 @@ class _Run:
         epochs: int,
         index: int,
         loss: Any,
+        batch_size: int,
     ) -> ChipState:
         """In-situ epochs on the targets (update keys `stream(key_b, "transfer", index)`)."""
-        s = self.settings
         keys = jax.vmap(lambda k: stream(k, "transfer", index))(self.keys_b)
-        batch_size = min(s["batch_size"], x.shape[0])
-        steps = x.shape[0] // batch_size
-        pulses = np.zeros(self.chips, np.int64)
-        for e in range(epochs):
-            state, _, fired, finite = in_situ_epoch(
-                self.spec,
-                self.net,
-                chips_b,
-                state,
-                x,
-                targets,
-                keys,
-                stream(self.root, "transfer", index, 1, e),
-                jnp.int32(e * steps),
-                jnp.float32(s["learning_rate"]),
-                batch_size=batch_size,
-                loss=loss,
-            )
-            raise_if_not_finite(finite, e, name)
-            pulses += np.asarray(fired)
-            self.bar.update(1)
-        self._cost(name, update_pulses=pulses, examples=epochs * steps * batch_size)
+        state, _, pulses, _ = train_fleet(
+            self.spec,
+            self.net,
+            chips_b,
+            state,
+            x,
+            targets,
+            keys,
+            stream(self.root, "transfer", index, 1),
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=self.settings["learning_rate"],
+            loss=loss,
+            what=name,
+            on_epoch=lambda: self.bar.update(1),
+        )
+        batch_size = min(batch_size, x.shape[0])
+        examples = epochs * (x.shape[0] // batch_size) * batch_size
+        self._cost(name, update_pulses=pulses, examples=examples)
         return state
 
     def _distill(self, chips_b: Any, v: Array, copied: Any, w_cycles: Array, logits: Array) -> None:
@@ -357,7 +355,8 @@ class _Run:
         targets = soft_targets(logits, temperature)
         x = jnp.asarray(self.data.x_train[: s["distill_examples"]])
         loss = jax.tree_util.Partial(distill_loss, temperature=temperature)
-        state = self._teach("distill", chips_b, state, x, targets, s["distill_epochs"], 2, loss)
+        epochs, batch = s["distill_epochs"], s["distill_batch_size"]
+        state = self._teach("distill", chips_b, state, x, targets, epochs, 2, loss, batch)
         # the teacher's outputs: each input once through both arrays of every source layer
         self._record("distill", chips_b, state, self.source[self.vi])
         self._cost("distill", read_cycles=x.shape[0] * 2 * len(self.net.shapes))
@@ -371,7 +370,15 @@ class _Run:
         pick = pick[: s["finetune_examples"]]
         x, y = jnp.asarray(self.data.x_train[pick]), jnp.asarray(self.data.y_train[pick])
         state = self._teach(
-            "finetune", chips_b, state, x, y, s["finetune_epochs"], 3, cross_entropy
+            "finetune",
+            chips_b,
+            state,
+            x,
+            y,
+            s["finetune_epochs"],
+            3,
+            cross_entropy,
+            s["batch_size"],
         )
         self._record("finetune", chips_b, state, self.source[self.vi], labels=len(pick))
 

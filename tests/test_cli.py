@@ -140,3 +140,82 @@ def test_pulsed_device_writes_pulse_response(tmp_path, capsys):
     assert np.all(g.values >= 0.0)
     assert (tmp_path / "pulse_response.png").exists()
     assert "gokmen_vlasov" in capsys.readouterr().out
+
+
+def tiny_task(path: Path, **override) -> Path:
+    """A small task of the user's own: 12 features, 3 classes."""
+    rng = np.random.default_rng(0)
+    centers = rng.uniform(0.0, 1.0, (3, 12))
+    arrays = {}
+    for split, n in (("train", 96), ("test", 48)):
+        y = np.arange(n) % 3
+        arrays[f"x_{split}"] = np.clip(centers[y] + 0.1 * rng.normal(size=(n, 12)), 0, 1)
+        arrays[f"y_{split}"] = y
+    arrays.update(override)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    np.savez(path, **arrays)
+    return path
+
+
+def test_transfer_on_a_users_npz_writes_dataset_figure_and_table(tmp_path, capsys):
+    data = tiny_task(tmp_path / "task.npz")
+    argv = ["transfer", "--dataset", str(data), "--chips", "2", "--variation", "0,2"]
+    argv += ["--strategies", "conductances,weights,digital", "--epochs", "2"]
+    assert main([*argv, "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    ds = xr.load_dataset(tmp_path / "out" / "transfer.nc", engine="scipy")
+    assert ds["source_accuracy"].dims == ("variation",)
+    assert ds["transfer_loss"].dims == ("variation", "strategy", "chip")
+    assert ds["transfer_loss"].shape == (2, 3, 2)
+    assert list(ds["variation"].values) == [0.0, 2.0]
+    assert ds.attrs["dataset"] == "task" and ds.attrs["device"] == "reram_es"
+    assert np.all(ds["transfer_loss"].sel(strategy="digital").values == 0.0)
+    assert (tmp_path / "out" / "transfer_loss.png").stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "transfer loss in accuracy points" in out and "conductances" in out
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        (dict(y_test=None), "lacks array(s) y_test"),
+        (dict(y_train=np.zeros(5, int)), "need the same (non-zero) length"),
+        (dict(y_train=np.full(96, 0.5)), "must hold integer class labels"),
+        (dict(x_test=np.zeros((48, 5))), "features per example"),
+    ],
+)
+def test_transfer_refuses_bad_npz_files(override, needle, tmp_path, capsys):
+    data = tiny_task(tmp_path / "bad.npz", **override)
+    assert main(["transfer", "--dataset", str(data), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--strategies", "conductances,telepathy"], "valid: conductances, weights, distill"),
+        (["--variation", "0,-1"], "--variation must be >= 0"),
+        (["--chips", "0"], "--chips must be >= 1"),
+        (["--device", "pcm"], "cannot be trained in situ"),
+        (["--dataset", "mnist"], "dataset must be 'digits' or a path"),
+        (["--dataset", "missing.npz"], "cannot read missing.npz"),
+    ],
+)
+def test_transfer_bad_input_exits_2_with_one_line(argv, needle, capsys, tmp_path):
+    assert main(["transfer", *argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_weight_transfer_example_runs(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "weight_transfer.py"), "--epochs", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("conductances", "weights", "distill", "finetune"):
+        assert name in proc.stdout
