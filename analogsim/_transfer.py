@@ -28,7 +28,7 @@ from device_models._checks import ParameterError, check_int_range, check_range
 from ._copy import verify_read_cycles
 from ._data import Dataset
 from ._distill import distill_loss, soft_targets
-from ._hardware_aware import train_hardware_aware
+from ._hardware_aware import train_hardware_aware_sweep
 from ._in_situ import check_in_situ_spec
 from ._in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
 from ._keys import chip_key, root_key, stream
@@ -219,7 +219,7 @@ class _Run:
         self.costs = {name: np.zeros(shape, np.int64) for name in COSTS}
         self.bar: Any = None
         self._digital: tuple[float, np.ndarray] | None = None
-        self._hwa: dict[float, list[dict[str, np.ndarray]]] = {}
+        self._hwa: list[dict[str, np.ndarray]] | None = None
 
     # --- the source chips, one per variation value, trained together ----------------------
 
@@ -387,24 +387,25 @@ class _Run:
         with program-and-verify (no pulses) onto A's and each B's devices."""
         v = self.variation[self.vi]
         spec = _deploy_spec(self.spec, v)
-        params = train_hardware_aware(
-            spec,
-            self.net,
-            self.data,
-            key=stream(self.root, "transfer", 4),
-            epochs=self.settings["hardware_aware_epochs"],
-        )[0]
-        one = jnp.full((1,), v, jnp.float32)
-        chip_a = draw_fleet(spec, self.net.shapes, self.key_a[None], one)
-        state_a, _ = fleet_program(spec, chip_a, params, self.key_a[None])
-        source = float(self._deployed_accuracy(spec, chip_a, state_a, self.key_a[None])[0])
-        chips = draw_fleet(spec, self.net.shapes, self.keys_b, jnp.full((self.chips,), v))
-        states, writes = fleet_program(spec, chips, params, self.keys_b)
+        if self._hwa is None:  # all variation values at once, in one batched run
+            self._hwa = train_hardware_aware_sweep(
+                spec,
+                self.net,
+                self.data,
+                self.variation,
+                key=stream(self.root, "transfer", 4),
+                epochs=self.settings["hardware_aware_epochs"],
+            )[0]
+        params = take(self._hwa, self.vi)
+        # A and the targets as one fleet (A first): one compiled program for all of them
+        keys = jnp.concatenate([self.key_a[None], self.keys_b])
+        chips = draw_fleet(spec, self.net.shapes, keys, jnp.full((self.chips + 1,), v))
+        states, writes = fleet_program(spec, chips, params, keys)
+        acc = np.asarray(self._deployed_accuracy(spec, chips, states, keys))
         si = self.strategies.index("hardware-aware")
-        self.target[self.vi, si] = np.asarray(
-            self._deployed_accuracy(spec, chips, states, self.keys_b)
-        )
-        self.strategy_source[self.vi, si] = source
+        self.target[self.vi, si] = acc[1:]
+        self.strategy_source[self.vi, si] = acc[0]
+        writes = writes[1:]
         rows = sum(r for r, _ in self.net.shapes)
         self._cost("hardware-aware", device_writes=writes, read_cycles=verify_read_cycles(rows))
         self.bar.update(1)

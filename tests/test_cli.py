@@ -170,6 +170,10 @@ def test_transfer_on_a_users_npz_writes_dataset_figure_and_table(tmp_path, capsy
     assert ds.attrs["dataset"] == "task" and ds.attrs["device"] == "reram_es"
     assert np.all(ds["transfer_loss"].sel(strategy="digital").values == 0.0)
     assert (tmp_path / "out" / "transfer_loss.png").stat().st_size > 10_000
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("transfer.nc", "transfer_loss.png"):  # not private temporary files
+        assert (tmp_path / "out" / name).stat().st_mode & 0o777 == 0o666 & ~umask
     out = capsys.readouterr().out
     assert "transfer loss in accuracy points" in out and "conductances" in out
 
