@@ -36,7 +36,9 @@ from ._networks import mlp as mlp
 from ._periphery import PeripheryVariation as PeripheryVariation
 from ._periphery import quantize as quantize
 from ._plots import plot_accuracy_vs_time as plot_accuracy_vs_time
+from ._plots import plot_dataset as plot_dataset
 from ._plots import plot_device as plot_device
+from ._plots import plot_sweep as plot_sweep
 from ._plots import plot_transfer as plot_transfer
 from ._probe import probe_weights as probe_weights
 from ._program import ChipState as ChipState
@@ -48,6 +50,10 @@ from ._read import read_conductances as read_conductances
 from ._simulate import simulate as simulate
 from ._spec import HardwareSpec as HardwareSpec
 from ._spec import noiseless as noiseless
+from ._sweep import StoreMismatchError as StoreMismatchError
+from ._sweep import parse_values as parse_values
+from ._sweep import sweep_simulate as sweep_simulate
+from ._sweep_params import sweepable as sweepable
 from ._tile import analog_mvm as analog_mvm
 from ._train import spec_for as spec_for
 from ._train import train as train

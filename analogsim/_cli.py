@@ -100,6 +100,29 @@ def _build_parser() -> argparse.ArgumentParser:
     xf.add_argument("--out", default="out", help="output folder")
     xf.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    sw = sub.add_parser("sweep", help="sweep parameters across a fleet of chips (resumable)")
+    sw.add_argument("experiment", help="the experiment to sweep: simulate")
+    sw.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUES",
+        help="a swept parameter: VALUES is a,b,c or start:stop:count (repeat for a grid)",
+    )
+    sw.add_argument("--device", default="pcm", help="device preset")
+    sw.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
+    sw.add_argument("--chips", type=_int, default=64, help="chips per grid point")
+    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--program", default="open-loop", choices=["open-loop", "verify"])
+    sw.add_argument("--epochs", type=_positive_int, default=60, help="digital training epochs")
+    sw.add_argument("--chunk-size", type=_positive_int, default=None, help="pairs per call")
+    sw.add_argument("--out", default="out", help="output folder (holds the resumable store)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    pl = sub.add_parser("plot", help="the natural figure of a dataset analogsim wrote")
+    pl.add_argument("file", help="a .nc file written by analogsim")
+    pl.add_argument("--out", default=None, help="FILE.png or FILE.svg (default: beside FILE)")
+
     sim = sub.add_parser("simulate", help="a trained network on a fleet of chips, over time")
     sim.add_argument("--device", default="pcm", help="device preset (see `analogsim devices`)")
     sim.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
@@ -227,6 +250,85 @@ def _transfer_table(ds) -> str:
         row = "".join(f"{float(mean[name].sel(strategy=s)):>{width}.0f}" for s in strategies)
         lines.append(f"{name:>18}{row}")
     return "\n".join(lines)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from ._data import load_digits
+    from ._keys import root_key
+    from ._networks import get_network
+    from ._plots import plot_sweep
+    from ._provenance import save_figure, write_dataset
+    from ._sweep import parse_values, sweep_simulate
+    from ._sweep_params import check_params
+    from ._train import spec_for
+    from ._train_digital import train_digital
+
+    if args.experiment != "simulate":
+        raise CommandError(
+            f"sweeps of {args.experiment!r} are not built yet; sweep simulate (for transfer "
+            "over variation, `analogsim transfer --variation LIST`)"
+            if args.experiment in ("train", "transfer")
+            else f"unknown experiment {args.experiment!r}; sweepable: simulate"
+        )
+    if args.chips < 1:
+        raise CommandError(f"--chips must be >= 1; got {args.chips}")
+    if not args.param:
+        raise CommandError("the grid is empty: give at least one --param NAME=VALUES")
+    grid = {}
+    for item in args.param:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip():
+            raise CommandError(f"--param takes NAME=VALUES; got {item!r}")
+        grid[name.strip()] = parse_values(values)
+    spec = spec_for(args.device)
+    check_params(spec, list(grid), extra=("t",))  # before training: fail fast
+    net = get_network(args.network)
+    data = load_digits()
+    params = train_digital(net, data, key=root_key(args.seed), epochs=args.epochs)
+    out = Path(args.out)
+    ds = sweep_simulate(
+        spec,
+        net,
+        params,
+        data,
+        grid,
+        chips=args.chips,
+        seed=args.seed,
+        method=args.program,
+        chunk_size=args.chunk_size,
+        store=out / "sweep.chunks",
+        progress=not args.quiet,
+    )
+    nc = write_dataset(ds, out / "sweep.nc")
+    png = save_figure(plot_sweep(ds), out / "sweep.png")
+    median = ds["accuracy"].median("chip") * 100
+    print(
+        f"sweep of simulate on {args.chips} {args.device} chips per point, seed {args.seed}: "
+        "median test accuracy (%) over chips"
+    )
+    print(median.to_pandas().round(2).to_string())
+    print(f"wrote {nc} and {png}")
+
+
+def _cmd_plot(args: argparse.Namespace) -> None:
+    import xarray as xr
+
+    from ._plots import plot_dataset
+    from ._provenance import save_figure
+
+    path = Path(args.file)
+    try:
+        ds = xr.load_dataset(path, engine="scipy")
+    except (OSError, ValueError, TypeError) as err:
+        raise CommandError(f"cannot read {path} as netCDF: {err}") from None
+    out = Path(args.out) if args.out else path.with_suffix(".png")
+    if out.suffix not in (".png", ".svg"):
+        raise CommandError(f"--out must end in .png or .svg; got {out}")
+    try:
+        fig = plot_dataset(ds)
+    except ValueError as err:
+        raise CommandError(f"{path}: {err}") from None
+    print(f"wrote {save_figure(fig, out)}")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
@@ -404,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _enable_compilation_cache()
         commands = {
             "transfer": _cmd_transfer,
+            "sweep": _cmd_sweep,
+            "plot": _cmd_plot,
             "simulate": _cmd_simulate,
             "train": _cmd_train,
             "device": _cmd_device,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 import numpy as np
 import xarray as xr
@@ -201,3 +203,80 @@ def plot_transfer(ds: xr.Dataset) -> Figure:
     ax2.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def _axis_label(ds: xr.Dataset, name: str) -> str:
+    unit = ds[name].attrs.get("units", "1")
+    return name if unit == "1" else f"{name} ({unit})"
+
+
+def plot_sweep(ds: xr.Dataset) -> Figure:
+    """A sweep's accuracy against its swept parameters: one parameter as a line (median over
+    chips) with interquartile and min-max bands, two as a heat map of the median (the others
+    at their first value, named in the title), a swept time on a log axis."""
+    swept = [n for n in json.loads(ds.attrs.get("swept", "[]")) if n in ds.dims]
+    acc = ds["accuracy"] * 100
+    fixed = {n: 0 for n in swept[2:]}
+    title = _title(ds, "Sweep of " + ds.attrs.get("swept_experiment", "?"))
+    if fixed:
+        title += "; " + ", ".join(
+            f"{n} = {float(ds[n][0]):g} {ds[n].attrs.get('units', '')}".rstrip() for n in fixed
+        )
+    acc = acc.isel(fixed)
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
+    if len(swept) >= 2:
+        a, b = swept[:2]
+        med = acc.median("chip").transpose(b, a).values
+        image = ax.imshow(med, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(ds.sizes[a]), [f"{v:g}" for v in ds[a].values])
+        ax.set_yticks(range(ds.sizes[b]), [f"{v:g}" for v in ds[b].values])
+        lo, hi = float(np.nanmin(med)), float(np.nanmax(med))
+        for (i, j), v in np.ndenumerate(med):
+            light = (v - lo) > 0.5 * (hi - lo)  # viridis is light at the top of its range
+            ax.text(
+                j, i, f"{v:.1f}", ha="center", va="center", fontsize=8, color="k" if light else "w"
+            )
+        ax.set_xlabel(_axis_label(ds, a))
+        ax.set_ylabel(_axis_label(ds, b))
+        fig.colorbar(image, ax=ax, label=f"median test accuracy over {ds.sizes['chip']} chips (%)")
+    else:
+        (a,) = swept
+        v = ds[a].values
+        x = np.maximum(v, 1e-3) if a == "t" else v
+        rows = acc.transpose("chip", a).values
+        q = np.percentile(rows, [0, 25, 50, 75, 100], axis=0)
+        ax.fill_between(x, q[0], q[4], color="tab:blue", alpha=0.12, label="min-max over chips")
+        ax.fill_between(x, q[1], q[3], color="tab:blue", alpha=0.3, label="interquartile")
+        ax.plot(x, q[2], "o-", color="tab:blue", lw=2, label=f"median of {rows.shape[0]} chips")
+        if "digital_accuracy" in ds:
+            ax.axhline(float(ds["digital_accuracy"]) * 100, color="k", ls="--", label="digital")
+        if a == "t":
+            _time_axis(ax, x)
+        else:
+            ax.set_xlabel(_axis_label(ds, a))
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_dataset(ds: xr.Dataset) -> Figure:
+    """The natural figure of any dataset analogsim writes (by its `experiment` attribute)."""
+    plots = {
+        "simulate": plot_accuracy_vs_time,
+        "train": plot_learning_curve,
+        "transfer": plot_transfer,
+        "sweep": plot_sweep,
+        "device": plot_device,
+        "pulse_response": plot_pulse_response,
+    }
+    experiment = ds.attrs.get("experiment")
+    if experiment not in plots:
+        raise ValueError(
+            f"not a dataset analogsim wrote (experiment attribute {experiment!r}); "
+            f"known: {', '.join(plots)}"
+        )
+    return plots[experiment](ds)
