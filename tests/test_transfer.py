@@ -79,6 +79,7 @@ def test_identical_noiseless_chips_lose_almost_nothing(quiet):
 
 
 def test_conductance_copy_loss_grows_with_variation(nominal):
+    print((nominal["transfer_loss"].median("chip") * 100).round(1).to_pandas())
     low, high = loss(nominal, "conductances", 0.0), loss(nominal, "conductances", 4.0)
     assert high > low + 0.05
     assert high >= 0.05
