@@ -88,12 +88,12 @@ def test_interrupted_sweep_resumes_to_the_same_dataset(setup, tmp_path):
 
 
 def test_a_store_of_another_sweep_is_refused_and_left_alone(setup, tmp_path):
-    run(setup, {"variation": [0.0, 1.0]}, chunk_size=3, store=tmp_path)
+    run(setup, {"variation": [0.0, 1.0]}, chunk_size=2, store=tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(S.StoreMismatchError, match="differs in grid"):
-        run(setup, {"variation": [0.0, 2.0]}, chunk_size=3, store=tmp_path)
+        run(setup, {"variation": [0.0, 2.0]}, chunk_size=2, store=tmp_path)
     with pytest.raises(S.StoreMismatchError, match="seed"):
-        run(setup, {"variation": [0.0, 1.0]}, chunk_size=3, store=tmp_path, seed=1)
+        run(setup, {"variation": [0.0, 1.0]}, chunk_size=2, store=tmp_path, seed=1)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert json.loads((tmp_path / "manifest.json").read_text())["grid"] == {"variation": [0.0, 1.0]}
 
@@ -142,6 +142,7 @@ def test_bad_sweep_and_plot_input_exits_2(argv, needle, capsys, tmp_path):
     assert needle in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow  # the API test above covers the refusal; this adds the exit status
 def test_cli_refuses_a_mismatched_store_with_exit_2(tmp_path, capsys):
     base = ["sweep", "simulate", "--chips", "2", "--epochs", "1", "--quiet", "--out", str(tmp_path)]
     assert main([*base, "--param", "variation=0,1"]) == 0

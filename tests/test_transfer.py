@@ -22,7 +22,7 @@ SMALL = dict(
     distill_epochs=2,
     finetune_examples=48,
     finetune_epochs=2,
-    hardware_aware_epochs=4,
+    hardware_aware_epochs=2,
     seed=0,
 )
 
@@ -96,6 +96,7 @@ def test_weight_copy_and_hardware_aware_beat_the_conductance_copy(nominal):
     assert loss(nominal, "hardware-aware", 4.0) < copied
 
 
+@pytest.mark.slow  # make_chip's invariance is in the battery; this checks the experiment's keys
 def test_targets_are_the_same_chips_whatever_the_fleet_size(nominal):
     # target i is chip_key(stream(root, "target"), i): the first two of four are the first two
     small = transfer(
