@@ -18,7 +18,7 @@ from device_models import DeviceState
 
 from ._chip import ChipIdentity, LayerIdentity
 from ._keys import stream
-from ._mapping import conductance_span
+from ._mapping import conductance_span, reference_to_conductances
 from ._probe import probe_cycles, probe_weights
 from ._program import ChipState, LayerState, layer_state, program_and_verify_counted
 from ._read import read_conductances
@@ -108,8 +108,7 @@ def _reference_targets(spec: HardwareSpec, w: Array) -> tuple[Array, Array]:
     span = g_hi - g_lo
     if spec.pulse_response is not None:
         # in-situ mapping: G- is a reference at the conductance of w = 0, G+ carries
-        g_ref = spec.pulse_response.to_g(jnp.float32(0.0))
-        aims = jnp.stack([g_ref + w * span, jnp.full(w.shape, g_ref)])
+        aims = reference_to_conductances(spec, w)
         carrier = jnp.stack([jnp.ones_like(w), jnp.zeros_like(w)])
         return aims, carrier
     plus = w >= 0

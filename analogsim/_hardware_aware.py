@@ -16,16 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from device_models._checks import check_int_range, check_nonnegative, check_range
+from device_models._checks import check_nonnegative
 
 from ._chip import make_chip
 from ._data import Dataset
 from ._forward import apply_analog
-from ._keys import stream
-from ._networks import Network, init_params
+from ._networks import Network
 from ._program import program_chip
 from ._spec import HardwareSpec
-from ._train_digital import _fit_scan, cross_entropy, fit
+from ._train_digital import cross_entropy, fit
 
 
 def train_hardware_aware(
@@ -103,29 +102,18 @@ def train_hardware_aware_sweep(
         (params with a leading variation axis, mean loss (variation, epochs)).
     """
     check_nonnegative("t", t, unit="s")
-    check_int_range("epochs", epochs, 1, 1_000_000)
-    check_int_range("batch_size", batch_size, 1, 1 << 20)
-    check_range("learning_rate", learning_rate, 0.0, low_open=True)
     for v in variation:
         check_nonnegative("variation", v)
-    data = data.for_network(net)
-    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    params = init_params(net, key=stream(key, "train", 0))
-
-    def one(v: Array):
-        run_spec = dataclasses.replace(spec, variation=v)
-        loss = jax.tree_util.Partial(hardware_aware_loss, run_spec, net, jnp.float32(t))
-        return _fit_scan(
-            loss,
-            params,
-            x,
-            y,
-            key,
-            jnp.float32(learning_rate),
-            epochs=epochs,
-            batch_size=min(batch_size, x.shape[0]),
-        )
-
-    with jax.numpy_dtype_promotion("standard"):
-        params, losses = jax.vmap(one)(jnp.asarray(variation, jnp.float32))
-    return [jax.tree.map(np.asarray, layer) for layer in params], np.asarray(losses)
+    loss_at = lambda v: jax.tree_util.Partial(
+        hardware_aware_loss, dataclasses.replace(spec, variation=v), net, jnp.float32(t)
+    )
+    return fit(
+        net,
+        data,
+        loss_at,
+        key=key,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        over=jnp.asarray(variation, jnp.float32),
+    )

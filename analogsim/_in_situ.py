@@ -23,7 +23,7 @@ from device_models._checks import ParameterError
 from ._chip import ChipIdentity, make_chip
 from ._forward import analog_linear
 from ._keys import stream
-from ._mapping import conductance_span
+from ._mapping import conductance_span, reference_to_conductances
 from ._networks import Network, apply
 from ._program import ChipState, layer_state
 from ._spec import HardwareSpec
@@ -55,14 +55,11 @@ def init_in_situ(
     middle half of the devices' range and training has room on both sides.
     """
     chip = make_chip(spec, net.shapes, key=stream(key, "identity"))
-    g_lo, g_hi = conductance_span(spec)
-    span = g_hi - g_lo
-    g_ref = spec.pulse_response.to_g(jnp.float32(0.0))
     layers = []
     for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True)):
         w = jnp.asarray(p["w"])
         scale = jnp.full(w.shape[1:], 4.0 * jnp.max(jnp.abs(w)) + 1e-12)
-        target = jnp.stack([g_ref + w / scale * span, jnp.full(w.shape, g_ref)])
+        target = reference_to_conductances(spec, w / scale)
         k = stream(key, "program", index)
         # the G+ devices' range is their pulse bounds (make_chip), so the write clips there
         devices = spec.device.program(layer_id.devices, target, key=k)

@@ -35,3 +35,14 @@ def weights_to_conductances(
     plus = g_lo + jnp.maximum(wn, 0.0) * (g_hi - g_lo)
     minus = g_lo + jnp.maximum(-wn, 0.0) * (g_hi - g_lo)
     return jnp.stack([plus, minus])
+
+
+def reference_to_conductances(
+    spec: HardwareSpec, wn: Float[Array, "rows cols"]
+) -> Float[Array, "2 rows cols"]:
+    """Target conductances (uS) of the in-situ mapping for normalized weights `wn`: G+ at
+    g_ref + wn * span, G- a reference at g_ref, the conductance of w = 0 on the pulse axis
+    (aihwkit's convention for bidirectional devices). Needs a pulse response."""
+    g_lo, g_hi = conductance_span(spec)
+    g_ref = spec.pulse_response.to_g(jnp.float32(0.0))
+    return jnp.stack([g_ref + wn * (g_hi - g_lo), jnp.full(wn.shape, g_ref)])

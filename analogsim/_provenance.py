@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,27 +63,32 @@ def provenance_attrs(spec: HardwareSpec | None = None, **extra: Any) -> dict[str
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     """Write `ds` as netCDF atomically: a temporary file in the same folder, then a rename, so a
     crash never leaves a complete-looking partial file."""
+    ds = _netcdf3_types(ds)
+    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="scipy"))
+
+
+def write_atomic(path: str | Path, write: Callable[[str], object]) -> Path:
+    """Create `path` all at once: `write(tmp)` fills a temporary file in the same folder,
+    which is then renamed into place with the permissions of a normally created file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds = _netcdf3_types(ds)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="scipy")
-        _publish(tmp, path)
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private to its owner
+        os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
 
-def _publish(tmp: str, path: Path) -> None:
-    """Rename the finished temporary file into place with the permissions of a normally
-    created file (mkstemp makes it private to the owner)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
+def write_bytes(path: str | Path, payload: bytes) -> Path:
+    """Write `payload` to `path` atomically (`write_atomic`)."""
+    return write_atomic(path, lambda tmp: Path(tmp).write_bytes(payload))
 
 
 def _netcdf3_types(ds: xr.Dataset) -> xr.Dataset:
@@ -100,14 +106,4 @@ def _netcdf3_types(ds: xr.Dataset) -> xr.Dataset:
 
 def save_figure(fig: Any, path: str | Path) -> Path:
     """Save a matplotlib figure atomically (format from the suffix: .png or .svg)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        _publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=150, bbox_inches="tight"))

@@ -19,8 +19,6 @@ import io
 import itertools
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -39,7 +37,7 @@ from ._keys import root_key
 from ._networks import Network, apply_digital
 from ._program import ProgramMethod
 from ._progress import progress_bar
-from ._provenance import describe, provenance_attrs
+from ._provenance import describe, provenance_attrs, write_bytes
 from ._spec import HardwareSpec, traced
 from ._sweep_params import STATIC, check_params, units, with_params, with_static
 from ._train_digital import accuracy
@@ -158,13 +156,16 @@ def sweep_simulate(
     data = data.for_network(net)
     x, y = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     root = root_key(seed)
-    points = list(itertools.product(*(range(len(grid[n])) for n in swept)))
-    pairs = [(g, c) for g in range(len(points)) for c in range(chips)]
+    # pair p is grid point p // chips (C order over `swept`) on chip p % chips
+    axes = np.meshgrid(*(np.asarray(grid[n], np.float32) for n in swept), indexing="ij")
+    point_values = np.stack([a.ravel() for a in axes], -1) if swept else np.zeros((1, 0))
+    point_values = point_values.astype(np.float32)
+    pairs = point_values.shape[0] * chips
     if chunk_size is None:
         chunk_size = _chunk_size(net, x.shape[0], len(times))
     check_int_range("chunk_size", chunk_size, 1, 10**9)
-    chunk_size = min(chunk_size, len(pairs))
-    per_group = -(-len(pairs) // chunk_size)
+    chunk_size = min(chunk_size, pairs)
+    per_group = -(-pairs // chunk_size)
     groups = list(itertools.product(*(range(len(grid[n])) for n in static)))
 
     folder = None
@@ -181,41 +182,38 @@ def sweep_simulate(
         for gi, group in enumerate(groups):
             settings = {n: grid[n][i] for n, i in zip(static, group, strict=True)}
             group_spec = traced(with_static(spec, settings))
+            flat = np.empty((pairs, len(times)), np.float32)
             for k in range(per_group):
-                chunk = pairs[k * chunk_size : (k + 1) * chunk_size]
+                start, stop = k * chunk_size, min((k + 1) * chunk_size, pairs)
                 path = None if folder is None else folder / f"chunk-{gi:04d}-{k:06d}.npy"
                 if path is not None and path.exists():
                     result = np.load(path)
                 else:
-                    padded = chunk + [chunk[-1]] * (chunk_size - len(chunk))
-                    values = np.array(
-                        [[grid[n][points[g][j]] for j, n in enumerate(swept)] for g, _ in padded],
-                        np.float32,
-                    ).reshape(chunk_size, len(swept))
-                    indices = np.array([c for _, c in padded], np.uint32)
+                    # every call has the same shape: the last chunk repeats the last pair
+                    p = np.minimum(np.arange(start, start + chunk_size), pairs - 1)
                     result = np.asarray(
                         _simulate_pairs(
                             group_spec,
                             swept,
-                            jnp.asarray(values),
+                            jnp.asarray(point_values[p // chips]),
                             net,
                             params,
                             root,
-                            jnp.asarray(indices),
+                            jnp.asarray((p % chips).astype(np.uint32)),
                             jnp.asarray(times),
                             x,
                             y,
                             method,
                         )
-                    )[: len(chunk)]
+                    )[: stop - start]
                     if path is not None:
                         _save_atomic(path, result)
-                for (g, c), row in zip(chunk, result, strict=True):
-                    out[(*group, *points[g], c)] = row
+                flat[start:stop] = result
                 done += 1
                 bar.update(1)
                 if on_chunk is not None:
                     on_chunk(done)
+            out[group] = flat.reshape(*shape[len(static) :], chips, len(times))
 
     dims = [*static, *swept, "chip", "t"]
     ds = xr.Dataset(
@@ -314,21 +312,10 @@ def _open_store(folder: Path, manifest: dict[str, object]) -> None:
     stale = sorted(folder.glob("chunk-*.npy"))
     if stale:
         raise StoreMismatchError(f"{folder} holds chunks but no manifest; use another --out")
-    _write_atomic(path, json.dumps(manifest, indent=1).encode())
+    write_bytes(path, json.dumps(manifest, indent=1).encode())
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array)
-    _write_atomic(path, buffer.getvalue())
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes(path, buffer.getvalue())

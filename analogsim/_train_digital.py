@@ -44,8 +44,12 @@ def fit(
     epochs: int,
     batch_size: int,
     learning_rate: float,
+    over: Array | None = None,
 ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
     """Minimize `loss_fn(params, x_batch, y_batch, step_key)` over the training set with Adam.
+
+    With `over` (values, shape (n,)), `loss_fn(value)` gives the loss instead, and one fit per
+    value runs in a single batched run (a sweep); the results gain a leading axis of n.
 
     Deterministic for a given key: initialization from `stream(key, "train", 0)`, the shuffle
     of epoch e from `stream(key, "train", 1, e)`, step s's key `stream(key, "train", 2, s)`.
@@ -62,17 +66,21 @@ def fit(
     y = jnp.asarray(data.y_train)
     params = init_params(net, key=stream(key, "train", 0))
     # optax's Adam mixes its int32 step count with floats, which strict promotion refuses.
+    run = lambda loss: _fit_scan(
+        loss,
+        params,
+        x,
+        y,
+        key,
+        jnp.float32(learning_rate),
+        epochs=epochs,
+        batch_size=min(batch_size, x.shape[0]),
+    )
     with jax.numpy_dtype_promotion("standard"):
-        params, losses = _fit_scan(
-            loss_fn,
-            params,
-            x,
-            y,
-            key,
-            jnp.float32(learning_rate),
-            epochs=epochs,
-            batch_size=min(batch_size, x.shape[0]),
-        )
+        if over is None:
+            params, losses = run(loss_fn)
+        else:
+            params, losses = jax.vmap(lambda value: run(loss_fn(value)))(over)
     return [jax.tree.map(np.asarray, layer) for layer in params], np.asarray(losses)
 
 

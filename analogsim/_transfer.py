@@ -245,10 +245,14 @@ class _Run:
         )
         self.source = np.asarray(self._accuracy(self.chip_a, self.state_a, keys_a))
 
-    def _accuracy(self, chips: Any, states: ChipState, keys: Array) -> Array:
+    def _accuracy(
+        self, chips: Any, states: ChipState, keys: Array, spec: HardwareSpec | None = None
+    ) -> Array:
+        """Test accuracy of each chip read 1 s after programming (`spec` defaults to the run's)."""
+        spec = self.spec if spec is None else spec
         t = jnp.float32(1.0)
         return fleet_state_accuracy(
-            self.spec, self.net, chips, states, self.x_test, self.y_test, keys, t
+            spec, self.net, chips, states, self.x_test, self.y_test, keys, t
         )
 
     # --- the strategies at one variation value --------------------------------------------
@@ -401,7 +405,7 @@ class _Run:
         keys = jnp.concatenate([self.key_a[None], self.keys_b])
         chips = draw_fleet(spec, self.net.shapes, keys, jnp.full((self.chips + 1,), v))
         states, writes = fleet_program(spec, chips, params, keys)
-        acc = np.asarray(self._deployed_accuracy(spec, chips, states, keys))
+        acc = np.asarray(self._accuracy(chips, states, keys, spec))
         si = self.strategies.index("hardware-aware")
         self.target[self.vi, si] = acc[1:]
         self.strategy_source[self.vi, si] = acc[0]
@@ -409,12 +413,6 @@ class _Run:
         rows = sum(r for r, _ in self.net.shapes)
         self._cost("hardware-aware", device_writes=writes, read_cycles=verify_read_cycles(rows))
         self.bar.update(1)
-
-    def _deployed_accuracy(self, spec: HardwareSpec, chips: Any, states: Any, keys: Array):
-        t = jnp.float32(1.0)
-        return fleet_state_accuracy(
-            spec, self.net, chips, states, self.x_test, self.y_test, keys, t
-        )
 
     def _digital_control(self) -> None:
         """Float weights trained once, copied bit for bit to `chips` replicas: loss exactly 0."""
