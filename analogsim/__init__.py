@@ -6,6 +6,8 @@ from ._characterize import characterize_device as characterize_device
 from ._chip import ChipIdentity as ChipIdentity
 from ._chip import LayerIdentity as LayerIdentity
 from ._chip import make_chip as make_chip
+from ._chip_map import chip_map as chip_map
+from ._chip_map import plot_chip_map as plot_chip_map
 from ._copy import measure_conductances as measure_conductances
 from ._copy import measure_weights as measure_weights
 from ._copy import write_conductances as write_conductances
@@ -38,6 +40,8 @@ from ._periphery import quantize as quantize
 from ._plots import plot_accuracy_vs_time as plot_accuracy_vs_time
 from ._plots import plot_dataset as plot_dataset
 from ._plots import plot_device as plot_device
+from ._plots import plot_learning_curve as plot_learning_curve
+from ._plots import plot_pulse_response as plot_pulse_response
 from ._plots import plot_sweep as plot_sweep
 from ._plots import plot_transfer as plot_transfer
 from ._probe import probe_weights as probe_weights
@@ -50,10 +54,12 @@ from ._read import read_conductances as read_conductances
 from ._simulate import simulate as simulate
 from ._spec import HardwareSpec as HardwareSpec
 from ._spec import noiseless as noiseless
-from ._sweep import StoreMismatchError as StoreMismatchError
 from ._sweep import parse_values as parse_values
 from ._sweep import sweep_simulate as sweep_simulate
 from ._sweep_params import sweepable as sweepable
+from ._sweep_store import StoreMismatchError as StoreMismatchError
+from ._sweep_train import sweep_train as sweep_train
+from ._sweep_transfer import sweep_transfer as sweep_transfer
 from ._tile import analog_mvm as analog_mvm
 from ._train import spec_for as spec_for
 from ._train import train as train

@@ -15,6 +15,7 @@ from device_models._checks import ParameterError, check_int_range, check_nonnega
 from ._keys import root_key, stream
 from ._provenance import describe, provenance_attrs
 
+_BINS = 160  # conductance histogram bins
 DEFAULT_TIMES = (20.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
 
 
@@ -35,7 +36,9 @@ def characterize_device(
     Returns:
         Dataset with dims `g_target` (uS) and `t` (s): `prog_mean`, `prog_std` (what a
         noise-free read right after the write sees, uS) and `read_mean`, `read_std` (one read
-        at each t with drift, relaxation and read noise, uS).
+        at each t with drift, relaxation and read noise, uS); and over conductance bins `g`
+        (uS), per level, `prog_density` and `read_density` (at the last time): the
+        conductance histograms per programmed level, as densities (1/uS).
     """
     check_int_range("levels", levels, 2, 10_000)
     check_int_range("devices", devices, 1, 10**8)
@@ -59,22 +62,50 @@ def characterize_device(
             return g.mean(axis=1), g.std(axis=1)
 
         read_mean, read_std = jax.vmap(read, out_axes=1)(jnp.arange(t.shape[0]), t)
-        return programmed.mean(axis=1), programmed.std(axis=1), read_mean, read_std
+        last = device.conductance(identity, state, t[-1], key=stream(root, "read", t.shape[0] - 1))
+        hist = lambda g: jax.vmap(lambda row: jnp.histogram(row, edges)[0])(g)
+        return (
+            programmed.mean(axis=1),
+            programmed.std(axis=1),
+            read_mean,
+            read_std,
+            hist(programmed),
+            hist(last),
+        )
 
-    prog_mean, prog_std, read_mean, read_std = (
+    # histogram bins over the whole range and a margin (drift and noise spill past it)
+    span = float(device.g_max - device.g_min)
+    edges = jnp.linspace(device.g_min - 0.1 * span, device.g_max + 0.3 * span, _BINS + 1)
+    prog_mean, prog_std, read_mean, read_std, prog_hist, read_hist = (
         np.asarray(a, np.float64) for a in run(device, targets, t)
     )
+    centres = np.asarray(0.5 * (edges[1:] + edges[:-1]), np.float64)
+    width = float(edges[1] - edges[0])
+    density = lambda h: h / (devices * width)
     ds = xr.Dataset(
         {
             "prog_mean": (("g_target",), prog_mean),
             "prog_std": (("g_target",), prog_std),
             "read_mean": (("g_target", "t"), read_mean),
             "read_std": (("g_target", "t"), read_std),
+            "prog_density": (("g_target", "g"), density(prog_hist)),
+            "read_density": (("g_target", "g"), density(read_hist)),
         },
-        coords={"g_target": np.asarray(targets, np.float64), "t": np.asarray(times, np.float64)},
+        coords={
+            "g_target": np.asarray(targets, np.float64),
+            "t": np.asarray(times, np.float64),
+            "g": centres,
+        },
     )
     ds["g_target"].attrs.update(units="uS", long_name="target conductance")
     ds["t"].attrs.update(units="s", long_name="time since programming")
+    ds["g"].attrs.update(units="uS", long_name="conductance (histogram bin centre)")
+    last = f"read at t = {float(times[-1]):g} s"
+    for name, text in [
+        ("prog_density", "density of conductance after one write"),
+        ("read_density", f"density of conductance {last}"),
+    ]:
+        ds[name].attrs.update(units="1/uS", long_name=text)
     for name, text in [
         ("prog_mean", "mean conductance after one write"),
         ("prog_std", "std of conductance after one write"),

@@ -18,106 +18,48 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     ).strip()
 
 
-class CommandError(Exception):
-    """A user error on the command line: printed as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
-        where = self.prog.removeprefix("analogsim").strip()
-        raise CommandError(f"{where}: {message}" if where else message)
-
-
-def _float_list(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def _str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+from ._cli_sweep import add_sweep_parser, cmd_sweep
+from ._cli_types import (
+    CommandError,
+    Parser,
+    float_list,
+    int_arg,
+    positive_float,
+    positive_int,
+    str_list,
+)
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="analogsim", description="Simulate networks on analog in-memory chips.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="analogsim", description="Simulate networks on analog in-memory chips.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     xf = sub.add_parser(
         "transfer", help="what one chip learned, moved to other chips by each strategy"
     )
     xf.add_argument("--device", default="reram_es", help="pulsed device preset")
-    xf.add_argument("--chips", type=_int, default=32, help="target chips per variation value")
+    xf.add_argument("--chips", type=int_arg, default=32, help="target chips per variation value")
     xf.add_argument(
         "--variation",
-        type=_float_list,
+        type=float_list,
         default=[0.0, 0.5, 1.0, 2.0, 4.0],
         help="multipliers on all identity variation (1 = the preset's nominal), comma-separated",
     )
     xf.add_argument(
         "--strategies",
-        type=_str_list,
+        type=str_list,
         default=None,
         help="comma-separated, from conductances,weights,distill,finetune,hardware-aware,digital",
     )
     xf.add_argument("--dataset", default="digits", help="digits, or FILE.npz with x_train, ...")
     xf.add_argument("--seed", type=int, default=0)
-    xf.add_argument("--epochs", type=_positive_int, default=10, help="in-situ epochs of the source")
-    xf.add_argument("--temperature", type=_positive_float, default=2.0, help="distillation T")
-    xf.add_argument("--finetune-examples", type=_positive_int, default=100, help="labels budget")
+    xf.add_argument("--epochs", type=positive_int, default=10, help="in-situ epochs of the source")
+    xf.add_argument("--temperature", type=positive_float, default=2.0, help="distillation T")
+    xf.add_argument("--finetune-examples", type=positive_int, default=100, help="labels budget")
     xf.add_argument("--out", default="out", help="output folder")
     xf.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    sw = sub.add_parser("sweep", help="sweep parameters across a fleet of chips (resumable)")
-    sw.add_argument("experiment", help="the experiment to sweep: simulate")
-    sw.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUES",
-        help="a swept parameter: VALUES is a,b,c or start:stop:count (repeat for a grid)",
-    )
-    sw.add_argument("--device", default="pcm", help="device preset")
-    sw.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
-    sw.add_argument("--chips", type=_int, default=64, help="chips per grid point")
-    sw.add_argument("--seed", type=int, default=0)
-    sw.add_argument("--program", default="open-loop", choices=["open-loop", "verify"])
-    sw.add_argument("--epochs", type=_positive_int, default=60, help="digital training epochs")
-    sw.add_argument("--chunk-size", type=_positive_int, default=None, help="pairs per call")
-    sw.add_argument("--out", default="out", help="output folder (holds the resumable store)")
-    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_sweep_parser(sub)
 
     pl = sub.add_parser("plot", help="the natural figure of a dataset analogsim wrote")
     pl.add_argument("file", help="a .nc file written by analogsim")
@@ -126,18 +68,18 @@ def _build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="a trained network on a fleet of chips, over time")
     sim.add_argument("--device", default="pcm", help="device preset (see `analogsim devices`)")
     sim.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
-    sim.add_argument("--chips", type=_positive_int, default=16)
+    sim.add_argument("--chips", type=positive_int, default=16)
     sim.add_argument(
         "--times",
-        type=_float_list,
+        type=float_list,
         default=[1.0, 3600.0, 86400.0, 2592000.0, 31536000.0],
         help="seconds after programming, comma-separated",
     )
     sim.add_argument("--variation", type=float, default=1.0, help="multiplier on all variation")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--program", default="open-loop", choices=["open-loop", "verify"])
-    sim.add_argument("--epochs", type=_positive_int, default=60, help="digital training epochs")
-    sim.add_argument("--chunk-size", type=_positive_int, default=64, help="chips per compiled call")
+    sim.add_argument("--epochs", type=positive_int, default=60, help="digital training epochs")
+    sim.add_argument("--chunk-size", type=positive_int, default=64, help="chips per compiled call")
     sim.add_argument("--out", default="out", help="output folder")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -145,19 +87,28 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="gokmen_vlasov", help="device preset")
     tr.add_argument("--mode", default="in-situ", choices=["in-situ", "hardware-aware", "digital"])
     tr.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
-    tr.add_argument("--chips", type=_positive_int, default=4)
-    tr.add_argument("--epochs", type=_positive_int, default=10)
+    tr.add_argument("--chips", type=positive_int, default=4)
+    tr.add_argument("--epochs", type=positive_int, default=10)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--lr", type=_positive_float, default=None, help="learning rate")
-    tr.add_argument("--batch-size", type=_positive_int, default=None)
+    tr.add_argument("--lr", type=positive_float, default=None, help="learning rate")
+    tr.add_argument("--batch-size", type=positive_int, default=None)
     tr.add_argument("--out", default="out")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     dev = sub.add_parser("device", help="characterize a device preset")
     dev.add_argument("name")
-    dev.add_argument("--devices", type=_positive_int, default=100_000, help="devices per point")
+    dev.add_argument("--devices", type=positive_int, default=100_000, help="devices per point")
     dev.add_argument("--seed", type=int, default=0)
     dev.add_argument("--out", default="out")
+
+    ch = sub.add_parser("chip", help="one chip's identity as maps (gain, stuck devices, ...)")
+    ch.add_argument("--device", default="rram", help="device preset")
+    ch.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
+    ch.add_argument("--seed", type=int, default=0)
+    ch.add_argument("--chip", type=int_arg, default=0, help="chip index (as in a fleet)")
+    ch.add_argument("--layer", type=int_arg, default=0, help="analog layer to map")
+    ch.add_argument("--variation", type=float, default=1.0, help="multiplier on all variation")
+    ch.add_argument("--out", default="out")
 
     sub.add_parser("devices", help="list device presets with citations")
     return parser
@@ -250,64 +201,6 @@ def _transfer_table(ds) -> str:
         row = "".join(f"{float(mean[name].sel(strategy=s)):>{width}.0f}" for s in strategies)
         lines.append(f"{name:>18}{row}")
     return "\n".join(lines)
-
-
-def _cmd_sweep(args: argparse.Namespace) -> None:
-    from ._data import load_digits
-    from ._keys import root_key
-    from ._networks import get_network
-    from ._plots import plot_sweep
-    from ._provenance import save_figure, write_dataset
-    from ._sweep import parse_values, sweep_simulate
-    from ._sweep_params import check_params
-    from ._train import spec_for
-    from ._train_digital import train_digital
-
-    if args.experiment != "simulate":
-        raise CommandError(
-            f"sweeps of {args.experiment!r} are not built yet; sweep simulate (for transfer "
-            "over variation, `analogsim transfer --variation LIST`)"
-            if args.experiment in ("train", "transfer")
-            else f"unknown experiment {args.experiment!r}; sweepable: simulate"
-        )
-    if args.chips < 1:
-        raise CommandError(f"--chips must be >= 1; got {args.chips}")
-    if not args.param:
-        raise CommandError("the grid is empty: give at least one --param NAME=VALUES")
-    grid = {}
-    for item in args.param:
-        name, sep, values = item.partition("=")
-        if not sep or not name.strip():
-            raise CommandError(f"--param takes NAME=VALUES; got {item!r}")
-        grid[name.strip()] = parse_values(values)
-    spec = spec_for(args.device)
-    check_params(spec, list(grid), extra=("t",))  # before training: fail fast
-    net = get_network(args.network)
-    data = load_digits()
-    params = train_digital(net, data, key=root_key(args.seed), epochs=args.epochs)
-    out = Path(args.out)
-    ds = sweep_simulate(
-        spec,
-        net,
-        params,
-        data,
-        grid,
-        chips=args.chips,
-        seed=args.seed,
-        method=args.program,
-        chunk_size=args.chunk_size,
-        store=out / "sweep.chunks",
-        progress=not args.quiet,
-    )
-    nc = write_dataset(ds, out / "sweep.nc")
-    png = save_figure(plot_sweep(ds), out / "sweep.png")
-    median = ds["accuracy"].median("chip") * 100
-    print(
-        f"sweep of simulate on {args.chips} {args.device} chips per point, seed {args.seed}: "
-        "median test accuracy (%) over chips"
-    )
-    print(median.to_pandas().round(2).to_string())
-    print(f"wrote {nc} and {png}")
 
 
 def _cmd_plot(args: argparse.Namespace) -> None:
@@ -486,6 +379,33 @@ def _cmd_pulse_device(args: argparse.Namespace) -> None:
     print(f"wrote {nc} and {png}")
 
 
+def _cmd_chip(args: argparse.Namespace) -> None:
+    from ._chip_map import chip_map, plot_chip_map
+    from ._networks import get_network
+    from ._provenance import save_figure, write_dataset
+    from ._train import spec_for
+
+    spec = spec_for(args.device, variation=args.variation)
+    net = get_network(args.network)
+    ds = chip_map(spec, net.shapes, seed=args.seed, chip=args.chip, layer=args.layer)
+    out = Path(args.out)
+    nc = write_dataset(ds, out / "chip.nc")
+    png = save_figure(plot_chip_map(ds), out / "chip.png")
+    rows, cols = net.shapes[args.layer]
+    gain = ds["read_gain"].values
+    print(
+        f"chip {args.chip} of seed {args.seed}, {args.device} (variation {args.variation:g}), "
+        f"{args.network} layer {args.layer}: {rows} x {cols} differential pairs"
+    )
+    print(f"  stuck on  {int((ds['stuck'] > 0).sum()):>6} devices")
+    print(f"  stuck off {int((ds['stuck'] < 0).sum()):>6} devices")
+    print(
+        f"  read gain {gain.mean():.3f} +- {gain.std():.3f} (min {gain.min():.3f}, max "
+        f"{gain.max():.3f})"
+    )
+    print(f"wrote {nc} and {png}")
+
+
 def _cmd_devices(args: argparse.Namespace) -> None:
     from device_models import PULSE_PRESETS, list_devices
 
@@ -506,11 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _enable_compilation_cache()
         commands = {
             "transfer": _cmd_transfer,
-            "sweep": _cmd_sweep,
+            "sweep": cmd_sweep,
             "plot": _cmd_plot,
             "simulate": _cmd_simulate,
             "train": _cmd_train,
             "device": _cmd_device,
+            "chip": _cmd_chip,
             "devices": _cmd_devices,
         }
         commands[args.command](args)

@@ -7,7 +7,6 @@ update rule is plain SGD (stateless), so an epoch is a self-contained call.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
@@ -25,6 +24,7 @@ from ._keys import stream
 from ._networks import Network
 from ._program import ChipState
 from ._spec import HardwareSpec
+from ._sweep_params import with_params
 from ._train_digital import accuracy, cross_entropy
 
 
@@ -39,17 +39,35 @@ def init_fleet(
     params: Sequence[dict[str, Array]],
     keys: Array,
     variation: Array | None = None,
+    names: tuple[str, ...] = (),
+    values: Array | None = None,
 ) -> tuple[ChipIdentity, ChipState]:
     """Draw the chips `keys` (chip keys, shape (chips,)) and write `params` onto each
     (`init_in_situ`); returns identities and states with a leading chip axis.
 
     `variation` (chips,), when given, is each chip's own variation multiplier in place of
-    `spec.variation` (traced: a sweep over it compiles once).
+    `spec.variation`; more generally each chip c may have its own values `values[c]`
+    (chips, len(names)) of the sweepable parameters `names` (`member_spec`). Both are traced:
+    a sweep over them compiles once.
     """
-    if variation is None:
-        return jax.vmap(lambda k: init_in_situ(spec, net, params, key=k))(keys)
-    one = lambda k, v: init_in_situ(dataclasses.replace(spec, variation=v), net, params, key=k)
-    return jax.vmap(one)(keys, variation)
+    if variation is not None:
+        names, values = ("variation",), jnp.asarray(variation)[:, None]
+    values = _member_values(keys, names, values)
+    one = lambda k, v: init_in_situ(member_spec(spec, names, v), net, params, key=k)
+    return jax.vmap(one)(keys, values)
+
+
+def member_spec(spec: HardwareSpec, names: tuple[str, ...], values: Array) -> HardwareSpec:
+    """`spec` with one fleet member's own values (len(names),) of the parameters `names`."""
+    return with_params(spec, names, values) if names else spec
+
+
+def _member_values(keys: Array, names: tuple[str, ...], values: Array | None) -> Array:
+    if values is None:
+        if names:
+            raise ValueError("values are needed for the parameters " + ", ".join(names))
+        return jnp.zeros((keys.shape[0], 0), jnp.float32)
+    return jnp.asarray(values, jnp.float32).reshape(keys.shape[0], len(names))
 
 
 @eqx.filter_jit
@@ -68,6 +86,8 @@ def in_situ_epoch(
     batch_size: int,
     max_pulses: int = 31,
     loss: Callable[[Array, Array], Array] = cross_entropy,
+    names: tuple[str, ...] = (),
+    values: Array | None = None,
 ) -> tuple[ChipState, Array, Array, Array]:
     """One epoch of in-situ SGD on every chip of a fleet, all in the same data order.
 
@@ -78,8 +98,9 @@ def in_situ_epoch(
         keys: each chip's key, (chips,); step s draws from `stream(key, "update", s)`.
         shuffle_key: this epoch's shuffle (shared by all chips).
         first_step: global index of this epoch's first step (int32).
-        learning_rate: SGD step on the weight scale (traced).
+        learning_rate: SGD step on the weight scale (traced): one for all chips, or (chips,).
         batch_size: examples per step (static); the last partial batch is dropped.
+        names, values: each chip's own parameter values (chips, len(names)) (`init_fleet`).
 
     Returns:
         (state, mean loss (chips,), pulses fired (chips,), finite (chips, steps, layers + 1)):
@@ -89,13 +110,17 @@ def in_situ_epoch(
     steps = n // batch_size
     order = jax.random.permutation(shuffle_key, n)[: steps * batch_size]
     batches = order.reshape(steps, batch_size)
-    opt = optax.sgd(learning_rate)
+    values = _member_values(keys, names, values)
+    rates = jnp.broadcast_to(jnp.asarray(learning_rate, jnp.float32), keys.shape)
 
-    def one(chip: ChipIdentity, state: ChipState, key: Array):
+    def one(chip: ChipIdentity, state: ChipState, key: Array, vals: Array, rate: Array):
+        spec_c = member_spec(spec, names, vals)
+        opt = optax.sgd(rate)
+
         def step(state: ChipState, inputs: tuple[Array, Array]):
             j, idx = inputs
             state, _, value, fired, layer_ok = in_situ_step(
-                spec,
+                spec_c,
                 net,
                 chip,
                 state,
@@ -113,14 +138,20 @@ def in_situ_epoch(
         state, (values, fired, finite) = jax.lax.scan(step, state, (jnp.arange(steps), batches))
         return state, values.mean(), fired.sum(), finite
 
-    return jax.vmap(one)(chip, state, keys)
+    return jax.vmap(one)(chip, state, keys, values, rates)
 
 
-def raise_if_not_finite(finite: np.ndarray, epoch: int, what: str = "in-situ training") -> None:
+def raise_if_not_finite(
+    finite: np.ndarray,
+    epoch: int,
+    what: str = "in-situ training",
+    member: Callable[[int], str] = lambda c: f"chip {c}",
+) -> None:
     """Raise `TrainingError` naming the first chip, step and layer that went non-finite.
 
     Args:
         finite: `in_situ_epoch`'s (chips, steps, layers + 1) flags for epoch `epoch`.
+        member: names fleet member c in the message (a sweep names its grid point too).
     """
     finite = np.asarray(finite)
     if finite.all():
@@ -133,7 +164,7 @@ def raise_if_not_finite(finite: np.ndarray, epoch: int, what: str = "in-situ tra
     where = f"layer {layers[0]}" if layers else f"the loss on layer {last}'s outputs"
     raise TrainingError(
         f"{what} produced NaN or infinity in {where} at step {epoch * steps + s} "
-        f"(epoch {epoch}, chip {c}); lower the learning rate"
+        f"(epoch {epoch}, {member(c)}); lower the learning rate"
     )
 
 
@@ -147,15 +178,19 @@ def fleet_state_accuracy(
     y: Array,
     keys: Array,
     t: Array,
+    names: tuple[str, ...] = (),
+    values: Array | None = None,
 ) -> Array:
     """Test accuracy of each chip of a fleet as it stands (leading chip axis), read `t` s after
-    programming with read key `stream(key, "read", 0)`; shape (chips,)."""
+    programming with read key `stream(key, "read", 0)`; shape (chips,). `names`, `values`:
+    each chip's own parameter values (`init_fleet`)."""
 
-    def one(chip: ChipIdentity, state: ChipState, key: Array) -> Array:
-        logits = apply_analog(spec, net, chip, state, x, t=t, key=stream(key, "read", 0))
+    def one(chip: ChipIdentity, state: ChipState, key: Array, vals: Array) -> Array:
+        spec_c = member_spec(spec, names, vals)
+        logits = apply_analog(spec_c, net, chip, state, x, t=t, key=stream(key, "read", 0))
         return accuracy(logits, y)
 
-    return jax.vmap(one)(chip, state, keys)
+    return jax.vmap(one)(chip, state, keys, _member_values(keys, names, values))
 
 
 def train_fleet(
@@ -170,17 +205,22 @@ def train_fleet(
     *,
     epochs: int,
     batch_size: int,
-    learning_rate: float,
+    learning_rate: float | Array,
     loss: Callable[[Array, Array], Array] = cross_entropy,
     max_pulses: int = 31,
     what: str = "in-situ training",
     on_epoch: Callable[[], None] | None = None,
+    names: tuple[str, ...] = (),
+    values: Array | None = None,
+    member: Callable[[int], str] = lambda c: f"chip {c}",
 ) -> tuple[ChipState, np.ndarray, np.ndarray, list[float]]:
     """`epochs` in-situ epochs of a fleet (`in_situ_epoch`), checked for non-finite numbers.
 
     The spec runs as `check_in_situ_spec` makes it (drift compensation off). Epoch e shuffles
     with `fold_in(shuffle, e)`; chip c's update at global step s draws from
     `stream(keys[c], "update", s)`. `on_epoch` is called after each epoch (a progress bar).
+    `learning_rate` is one number or one per chip; `names`, `values` give each chip its own
+    parameter values (`init_fleet`); `member(c)` names member c in an error.
 
     Returns:
         (state, mean loss (chips, epochs), pulses fired (chips,), seconds per epoch).
@@ -204,12 +244,14 @@ def train_fleet(
             keys,
             jax.random.fold_in(shuffle, e),
             jnp.int32(e * steps),
-            jnp.float32(learning_rate),
+            jnp.asarray(learning_rate, jnp.float32),
             batch_size=batch_size,
             max_pulses=max_pulses,
             loss=loss,
+            names=names,
+            values=values,
         )
-        raise_if_not_finite(finite, e, what)
+        raise_if_not_finite(finite, e, what, member)
         losses.append(np.asarray(value))
         pulses = pulses + np.asarray(fired, np.int64)
         seconds.append(time.perf_counter() - started)

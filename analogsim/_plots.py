@@ -67,11 +67,14 @@ def plot_accuracy_vs_time(ds: xr.Dataset) -> Figure:
 
 
 def plot_device(ds: xr.Dataset) -> Figure:
-    """A device's characterization: programming error vs target, and drift of each level."""
+    """A device's characterization: programming error vs target, the conductance histogram of
+    each programmed level (after the write and at the last time), and drift of each level."""
     g = ds["g_target"].values
     t = ds["t"].values
-    fig = Figure(figsize=(10, 4))
-    ax1, ax2 = fig.subplots(1, 2)
+    hist = "prog_density" in ds  # datasets written before the histograms existed have none
+    fig = Figure(figsize=(15 if hist else 10, 4))
+    axes = fig.subplots(1, 3 if hist else 2)
+    ax1, ax2 = axes[0], axes[-1]
     ax1.plot(g, ds["prog_std"].values, "o-", label="std after one write")
     ax1.plot(g, ds["prog_mean"].values - g, "s--", label="mean error (mean - target)")
     ax1.axhline(0, color="k", lw=0.8)
@@ -94,10 +97,44 @@ def plot_device(ds: xr.Dataset) -> Figure:
     ax2.set_title("Drift and read noise", fontsize=10)
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=7, ncol=2, title="target", title_fontsize=7)
+    if hist:
+        _level_histograms(axes[1], ds, shown, cmap)
     n = ds.attrs.get("devices_per_point", "?")
     fig.suptitle(f"Device {ds.attrs.get('device', '?')}: {n} devices per point", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _level_histograms(ax, ds: xr.Dataset, shown: np.ndarray, cmap) -> None:
+    """One conductance density per programmed level: after the write (solid, filled) and at
+    the last read time (dashed)."""
+    g = ds["g"].values
+    targets = ds["g_target"].values
+    for i, level in enumerate(shown):
+        j = int(np.argmin(np.abs(targets - level)))
+        color = cmap(i / max(len(shown) - 1, 1))
+        prog = ds["prog_density"].values[j]
+        ax.fill_between(g, prog, color=color, alpha=0.25, lw=0)
+        ax.plot(g, prog, color=color, lw=1)
+        ax.plot(g, ds["read_density"].values[j], color=color, lw=1, ls="--")
+    last = _fmt_seconds(float(ds["t"].values[-1]))
+    ax.plot([], [], "k-", lw=1, label="after the write")
+    ax.plot([], [], "k--", lw=1, label=f"read {last} later")
+    ax.set_xlabel("conductance (uS)")
+    ax.set_ylabel("density (1/uS)")
+    ax.set_title("Conductance per programmed level", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _fmt_seconds(t: float) -> str:
+    """A time as people say it: 1 year, 30 days, 1 h, 20 s."""
+    for value, name in [(31536000.0, "year"), (86400.0, "day"), (3600.0, "h"), (60.0, "min")]:
+        if t >= value:
+            n = t / value
+            plural = "s" if name in ("year", "day") and n != 1 else ""
+            return f"{n:g} {name}{plural}"
+    return f"{t:g} s"
 
 
 def plot_pulse_response(ds: xr.Dataset) -> Figure:
@@ -167,25 +204,33 @@ def plot_transfer(ds: xr.Dataset) -> Figure:
     points) vs the variation multiplier, one line per strategy (median over target chips) with
     its interquartile band; right: what each strategy copies from (in-situ source chip,
     hardware-aware source chip, digital network) and what the target chips reach."""
-    v = ds["variation"].values
+    return _transfer_lines(ds, "variation", "")
+
+
+def _x_label(ds: xr.Dataset, name: str) -> str:
+    if name == "variation":
+        return "device-to-device variation (x preset nominal)"
+    return _axis_label(ds, name)
+
+
+def _transfer_lines(ds: xr.Dataset, x: str, fixed: str) -> Figure:
+    """`plot_transfer` against any one swept parameter `x` (others fixed, named in `fixed`)."""
+    v = ds[x].values
     strategies = [str(s) for s in ds["strategy"].values]
     fig = Figure(figsize=(11, 4.4))
     ax1, ax2 = fig.subplots(1, 2)
     for name in strategies:
         color, marker = _STRATEGY_STYLE.get(name, ("tab:gray", "."))
-        loss = ds["transfer_loss"].sel(strategy=name).transpose("variation", "chip").values * 100
+        loss = ds["transfer_loss"].sel(strategy=name).transpose(x, "chip").values * 100
         q = np.percentile(loss, [25, 50, 75], axis=1)
         ax1.fill_between(v, q[0], q[2], color=color, alpha=0.18, lw=0)
         ax1.plot(v, q[1], marker=marker, color=color, lw=1.8, label=name)
-        acc = ds["target_accuracy"].sel(strategy=name).transpose("variation", "chip").values
+        acc = ds["target_accuracy"].sel(strategy=name).transpose(x, "chip").values
         ax2.plot(v, np.median(acc, axis=1) * 100, marker=marker, color=color, lw=1.2, ls=":")
     ax1.axhline(0, color="k", lw=0.8)
-    ax1.axvline(1, color="gray", lw=0.8, ls="--")
-    ax1.set_xlabel("device-to-device variation (x preset nominal)")
-    ax1.set_ylabel("transfer loss (accuracy points)")
     chips = ds.sizes["chip"]
     ax1.set_title(f"Transfer loss: median and interquartile of {chips} target chips", fontsize=10)
-    ax1.grid(alpha=0.3)
+    ax1.set_ylabel("transfer loss (accuracy points)")
     ax1.legend(fontsize=8, title="strategy", title_fontsize=8)
     ax2.plot(v, ds["source_accuracy"].values * 100, "o-", color="k", lw=2, label="source (in situ)")
     src = ds["strategy_source_accuracy"]
@@ -195,12 +240,14 @@ def plot_transfer(ds: xr.Dataset) -> Figure:
     if "digital" in strategies:
         ax2.plot(v, src.sel(strategy="digital").values * 100, "k--", lw=1, label="digital")
     ax2.plot([], [], "k:", label="targets (median), colours as left")
-    ax2.axvline(1, color="gray", lw=0.8, ls="--")
-    ax2.set_xlabel("device-to-device variation (x preset nominal)")
     ax2.set_ylabel("test accuracy (%)")
-    ax2.set_title(_title(ds, "Accuracy"), fontsize=10)
-    ax2.grid(alpha=0.3)
+    ax2.set_title(_title(ds, "Accuracy") + fixed, fontsize=10)
     ax2.legend(fontsize=8, loc="lower left")
+    for ax in (ax1, ax2):
+        if x == "variation":
+            ax.axvline(1, color="gray", lw=0.8, ls="--")
+        ax.set_xlabel(_x_label(ds, x))
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -210,36 +257,60 @@ def _axis_label(ds: xr.Dataset, name: str) -> str:
     return name if unit == "1" else f"{name} ({unit})"
 
 
+def _heat_map(
+    fig: Figure,
+    ax,
+    ds: xr.Dataset,
+    med: xr.DataArray,
+    a: str,
+    b: str,
+    what: str,
+    limits: tuple[float, float] | None = None,
+):
+    """`med` (dims `a`, `b`) as an annotated heat map: `a` across, `b` up; `limits` fixes the
+    colour scale (shared between panels)."""
+    values = med.transpose(b, a).values
+    lo, hi = limits or (float(np.nanmin(values)), float(np.nanmax(values)))
+    image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=lo, vmax=hi)
+    ax.set_xticks(range(ds.sizes[a]), [f"{v:g}" for v in ds[a].values])
+    ax.set_yticks(range(ds.sizes[b]), [f"{v:g}" for v in ds[b].values])
+    for (i, j), v in np.ndenumerate(values):
+        light = (v - lo) > 0.5 * (hi - lo)  # viridis is light at the top of its range
+        color = "k" if light else "w"
+        ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8, color=color)
+    ax.set_xlabel(_x_label(ds, a))
+    ax.set_ylabel(_x_label(ds, b))
+    fig.colorbar(image, ax=ax, label=what)
+
+
+def _fixed(ds: xr.Dataset, names: list[str]) -> str:
+    """'; a = 1 uS, ...': the swept parameters a figure shows only at their first value."""
+    parts = []
+    for n in names:
+        unit = ds[n].attrs.get("units", "1")
+        parts.append(f"{n} = {float(ds[n][0]):g}" + ("" if unit == "1" else f" {unit}"))
+    return "; " + ", ".join(parts) if parts else ""
+
+
 def plot_sweep(ds: xr.Dataset) -> Figure:
-    """A sweep's accuracy against its swept parameters: one parameter as a line (median over
-    chips) with interquartile and min-max bands, two as a heat map of the median (the others
-    at their first value, named in the title), a swept time on a log axis."""
+    """A sweep against its swept parameters. simulate and train: test accuracy, one parameter
+    as a line (median over chips) with interquartile and min-max bands, two as a heat map of
+    the median; transfer: transfer loss per strategy, one parameter as lines with bands (as
+    `plot_transfer`), two as one heat map per strategy. Parameters beyond two are shown at
+    their first value (named in the title); a swept time is on a log axis."""
     swept = [n for n in json.loads(ds.attrs.get("swept", "[]")) if n in ds.dims]
-    acc = ds["accuracy"] * 100
-    fixed = {n: 0 for n in swept[2:]}
-    title = _title(ds, "Sweep of " + ds.attrs.get("swept_experiment", "?"))
-    if fixed:
-        title += "; " + ", ".join(
-            f"{n} = {float(ds[n][0]):g} {ds[n].attrs.get('units', '')}".rstrip() for n in fixed
-        )
-    acc = acc.isel(fixed)
+    first = {n: 0 for n in swept[2:]}
+    fixed = _fixed(ds, list(first))
+    if "transfer_loss" in ds:
+        return _transfer_sweep(ds.isel(first), swept[:2], fixed)
+    name = "accuracy" if "accuracy" in ds else "test_accuracy"
+    acc = ds[name].isel(first) * 100
+    title = _title(ds, "Sweep of " + ds.attrs.get("swept_experiment", "?")) + fixed
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
     if len(swept) >= 2:
-        a, b = swept[:2]
-        med = acc.median("chip").transpose(b, a).values
-        image = ax.imshow(med, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(ds.sizes[a]), [f"{v:g}" for v in ds[a].values])
-        ax.set_yticks(range(ds.sizes[b]), [f"{v:g}" for v in ds[b].values])
-        lo, hi = float(np.nanmin(med)), float(np.nanmax(med))
-        for (i, j), v in np.ndenumerate(med):
-            light = (v - lo) > 0.5 * (hi - lo)  # viridis is light at the top of its range
-            ax.text(
-                j, i, f"{v:.1f}", ha="center", va="center", fontsize=8, color="k" if light else "w"
-            )
-        ax.set_xlabel(_axis_label(ds, a))
-        ax.set_ylabel(_axis_label(ds, b))
-        fig.colorbar(image, ax=ax, label=f"median test accuracy over {ds.sizes['chip']} chips (%)")
+        what = f"median test accuracy over {ds.sizes['chip']} chips (%)"
+        _heat_map(fig, ax, ds, acc.median("chip"), swept[0], swept[1], what)
     else:
         (a,) = swept
         v = ds[a].values
@@ -254,7 +325,7 @@ def plot_sweep(ds: xr.Dataset) -> Figure:
         if a == "t":
             _time_axis(ax, x)
         else:
-            ax.set_xlabel(_axis_label(ds, a))
+            ax.set_xlabel(_x_label(ds, a))
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower left")
@@ -263,9 +334,36 @@ def plot_sweep(ds: xr.Dataset) -> Figure:
     return fig
 
 
+def _transfer_sweep(ds: xr.Dataset, swept: list[str], fixed: str) -> Figure:
+    if len(swept) == 1:
+        return _transfer_lines(ds, swept[0], fixed)
+    a, b = swept
+    strategies = [str(s) for s in ds["strategy"].values if s != "digital"] or ["digital"]
+    cols = min(3, len(strategies))
+    rows = -(-len(strategies) // cols)
+    fig = Figure(figsize=(5.2 * cols, 4.2 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    chips = ds.sizes["chip"]
+    med = ds["transfer_loss"].median("chip") * 100
+    shown = med.sel(strategy=strategies).values
+    limits = (float(np.nanmin(shown)), float(np.nanmax(shown)))  # one scale for all panels
+    for ax, name in zip(axes, strategies, strict=False):
+        what = "transfer loss (points)"
+        _heat_map(fig, ax, ds, med.sel(strategy=name), a, b, what, limits)
+        ax.set_title(name, fontsize=10)
+    for ax in axes[len(strategies) :]:
+        ax.set_visible(False)
+    fig.suptitle(_title(ds, f"Transfer loss, median of {chips} target chips") + fixed, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def plot_dataset(ds: xr.Dataset) -> Figure:
     """The natural figure of any dataset analogsim writes (by its `experiment` attribute)."""
+    from ._chip_map import plot_chip_map
+
     plots = {
+        "chip": plot_chip_map,
         "simulate": plot_accuracy_vs_time,
         "train": plot_learning_curve,
         "transfer": plot_transfer,

@@ -14,13 +14,12 @@ is refused, and left as it is.
 
 from __future__ import annotations
 
-import hashlib
-import io
+import dataclasses
 import itertools
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -37,17 +36,14 @@ from ._keys import root_key
 from ._networks import Network, apply_digital
 from ._program import ProgramMethod
 from ._progress import progress_bar
-from ._provenance import describe, provenance_attrs, write_bytes
+from ._provenance import describe, provenance_attrs
 from ._spec import HardwareSpec, traced
-from ._sweep_params import STATIC, check_params, units, with_params, with_static
+from ._sweep_params import STATIC, check_params, check_values, units, with_params, with_static
+from ._sweep_store import Store, digest
 from ._train_digital import accuracy
 from ._version import __version__
 
 MEMORY_BUDGET_BYTES = 2 << 30  # per compiled call; chunks are sized to stay under it
-
-
-class StoreMismatchError(ParameterError):
-    """A sweep's store folder holds chunks of a different sweep."""
 
 
 def parse_values(text: str) -> list[float]:
@@ -72,6 +68,157 @@ def parse_values(text: str) -> list[float]:
     if not values or not all(math.isfinite(v) for v in values):
         raise ParameterError(f"malformed values {text!r}: need at least one finite number")
     return values
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A validated sweep grid.
+
+    Attributes:
+        values: parameter name -> its values, in the order given.
+        static: shape-deciding settings (`STATIC`), looped in Python, one program each.
+        traced: numbers vmapped inside one program (spec parameters and traced experiment
+            settings); point p is C order over them.
+        other: experiment settings the experiment handles itself (e.g. read times `t`).
+    """
+
+    values: dict[str, list[float]]
+    static: tuple[str, ...]
+    traced: tuple[str, ...]
+    other: tuple[str, ...]
+
+    @property
+    def points(self) -> np.ndarray:
+        """The traced values of every point, (points, len(traced)) float32."""
+        axes = np.meshgrid(
+            *(np.asarray(self.values[n], np.float32) for n in self.traced), indexing="ij"
+        )
+        if not self.traced:
+            return np.zeros((1, 0), np.float32)
+        return np.stack([a.ravel() for a in axes], -1).astype(np.float32)
+
+    @property
+    def groups(self) -> list[tuple[tuple[int, ...], dict[str, int]]]:
+        """Every combination of the static settings (one compiled program each): its indices
+        along the static axes and its settings."""
+        out = []
+        for index in itertools.product(*(range(len(self.values[n])) for n in self.static)):
+            settings = {n: int(self.values[n][i]) for n, i in zip(self.static, index, strict=True)}
+            out.append((index, settings))
+        return out
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(self.values[n]) for n in (*self.static, *self.traced))
+
+
+def make_grid(
+    spec: HardwareSpec,
+    grid: dict[str, Sequence[float]],
+    *,
+    traced_settings: tuple[str, ...] = (),
+    other: tuple[str, ...] = (),
+) -> Grid:
+    """Validate `grid` for `spec`: known names (the error lists the sweepable ones), at least
+    one value each, values the spec accepts (`check_values`).
+
+    Args:
+        traced_settings: experiment settings that are traced numbers (e.g. a learning rate).
+        other: experiment settings the experiment handles itself.
+    """
+    if not grid:
+        raise ParameterError("the grid is empty: give at least one parameter and its values")
+    names = list(grid)
+    check_params(spec, names, extra=(*traced_settings, *other))
+    values = {n: [float(v) for v in grid[n]] for n in names}
+    for n, vs in values.items():
+        if not vs:
+            raise ParameterError(f"parameter {n!r} has no values")
+        if not all(math.isfinite(v) for v in vs):
+            raise ParameterError(f"parameter {n!r} has a value that is not a finite number")
+    check_values(spec, values)
+    return Grid(
+        values=values,
+        static=tuple(n for n in names if n in STATIC),
+        traced=tuple(n for n in names if n not in STATIC and n not in other),
+        other=tuple(n for n in names if n in other),
+    )
+
+
+Compute = Callable[[HardwareSpec, Array, Array, Callable[[], None]], dict[str, np.ndarray]]
+
+
+def run_pairs(
+    spec: HardwareSpec,
+    grid: Grid,
+    chips: int,
+    chunk_size: int,
+    compute: Compute,
+    *,
+    store: Store,
+    progress: bool,
+    desc: str,
+    steps_per_chunk: int = 1,
+    unit: str = "chunk",
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run `compute` over every (grid point, chip) pair in chunks of `chunk_size` pairs.
+
+    `compute(group_spec, values, chips, tick)` gets the traced spec of one static group, the
+    chunk's traced values (chunk_size, len(grid.traced)) and chip indices (chunk_size,)
+    uint32, and returns named arrays with a leading pair axis; it calls `tick()` after each
+    of its `steps_per_chunk` steps (the progress bar counts them in `unit`). Every call has
+    the same shape: the last chunk repeats the last pair. Finished chunks are kept in `store`
+    and not recomputed.
+
+    Returns:
+        name -> array of shape (*grid.shape, chips, ...).
+    """
+    points = grid.points
+    pairs = points.shape[0] * chips
+    chunk_size = min(chunk_size, pairs)
+    per_group = -(-pairs // chunk_size)
+    groups = grid.groups
+    out: dict[str, np.ndarray] = {}
+    done = 0
+    total = len(groups) * per_group * steps_per_chunk
+    with progress_bar(total=total, desc=desc, unit=unit, enabled=progress) as bar:
+        for gi, (group, settings) in enumerate(groups):
+            group_spec = traced(with_static(spec, settings))
+            flat: dict[str, np.ndarray] = {}
+            for k in range(per_group):
+                start, stop = k * chunk_size, min((k + 1) * chunk_size, pairs)
+                name = f"chunk-{gi:04d}-{k:06d}"
+                result = store.load(name)
+                if result is None:
+                    p = np.minimum(np.arange(start, start + chunk_size), pairs - 1)
+                    values = jnp.asarray(points[p // chips])
+                    index = jnp.asarray((p % chips).astype(np.uint32))
+                    result = compute(group_spec, values, index, lambda: bar.update(1))
+                    result = {key: np.asarray(v)[: stop - start] for key, v in result.items()}
+                    store.save(name, result)
+                else:
+                    bar.update(steps_per_chunk)
+                for key, v in result.items():
+                    if key not in flat:
+                        flat[key] = np.empty((pairs, *v.shape[1:]), v.dtype)
+                    flat[key][start:stop] = v
+                done += 1
+                if on_chunk is not None:
+                    on_chunk(done)
+            for key, v in flat.items():
+                if key not in out:
+                    out[key] = np.empty((*grid.shape, chips, *v.shape[1:]), v.dtype)
+                out[key][group] = v.reshape(*grid.shape[len(grid.static) :], chips, *v.shape[1:])
+    return out
+
+
+def label(ds: xr.Dataset, grid: Grid) -> xr.Dataset:
+    """Units on every swept coordinate and the chip coordinate's meaning."""
+    for n in grid.values:
+        ds[n].attrs.update(units=units(n))
+    ds["chip"].attrs.update(long_name="chip index (chip_key(root_key(seed), i))")
+    return ds
 
 
 @eqx.filter_jit
@@ -135,105 +282,60 @@ def sweep_simulate(
         StoreMismatchError: `store` holds chunks of another sweep (they are left untouched).
     """
     check_int_range("chips", chips, 1, 10**9)
-    if not grid:
-        raise ParameterError("the grid is empty: give at least one parameter and its values")
-    names = list(grid)
-    check_params(spec, names, extra=("t",))
-    grid = {n: [float(v) for v in grid[n]] for n in names}
-    for n, values in grid.items():
-        if not values:
-            raise ParameterError(f"parameter {n!r} has no values")
-        if n in STATIC and any(v != int(v) for v in values):
-            raise ParameterError(f"{n} takes whole numbers; got {values}")
-        if n == "t" and min(values) < 0:
-            raise ParameterError(f"t must be >= 0 seconds; got {min(values)}")
-    static = [n for n in names if n in STATIC]
-    swept = tuple(n for n in names if n not in STATIC and n != "t")
-    times = np.asarray(grid.get("t", [1.0]), np.float32)
-    for combo in itertools.product(*(grid[n] for n in static)):  # refuse bad values up front
-        with_static(spec, dict(zip(static, combo, strict=True)))
-
+    g = make_grid(spec, grid, other=("t",))
+    if "t" in g.values and min(g.values["t"]) < 0:
+        raise ParameterError(f"t must be >= 0 seconds; got {min(g.values['t'])}")
+    times = np.asarray(g.values.get("t", [1.0]), np.float32)
     data = data.for_network(net)
     x, y = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     root = root_key(seed)
-    # pair p is grid point p // chips (C order over `swept`) on chip p % chips
-    axes = np.meshgrid(*(np.asarray(grid[n], np.float32) for n in swept), indexing="ij")
-    point_values = np.stack([a.ravel() for a in axes], -1) if swept else np.zeros((1, 0))
-    point_values = point_values.astype(np.float32)
-    pairs = point_values.shape[0] * chips
     if chunk_size is None:
         chunk_size = _chunk_size(net, x.shape[0], len(times))
     check_int_range("chunk_size", chunk_size, 1, 10**9)
-    chunk_size = min(chunk_size, pairs)
-    per_group = -(-pairs // chunk_size)
-    groups = list(itertools.product(*(range(len(grid[n])) for n in static)))
+    chunk_size = min(chunk_size, g.points.shape[0] * chips)
+    manifest = {
+        **sweep_manifest(spec, "simulate", g, chips, seed, chunk_size, network=net),
+        "program_method": method,
+        "weights_sha256": digest(jax.tree.leaves(params)),
+        "test_set_sha256": digest([data.x_test]),
+    }
 
-    folder = None
-    if store is not None:
-        folder = Path(store)
-        manifest = _manifest(spec, net, params, data, grid, chips, seed, method, chunk_size)
-        _open_store(folder, manifest)
+    def compute(group_spec: HardwareSpec, values: Array, index: Array, tick: Any) -> Any:
+        t = jnp.asarray(times)
+        acc = _simulate_pairs(
+            group_spec, g.traced, values, net, params, root, index, t, x, y, method
+        )
+        tick()
+        return {"accuracy": acc}
 
-    shape = tuple(len(grid[n]) for n in static) + tuple(len(grid[n]) for n in swept)
-    out = np.full((*shape, chips, len(times)), np.nan, np.float32)
-    done = 0
-    total = len(groups) * per_group
-    with progress_bar(total=total, desc="sweep", unit="chunk", enabled=progress) as bar:
-        for gi, group in enumerate(groups):
-            settings = {n: grid[n][i] for n, i in zip(static, group, strict=True)}
-            group_spec = traced(with_static(spec, settings))
-            flat = np.empty((pairs, len(times)), np.float32)
-            for k in range(per_group):
-                start, stop = k * chunk_size, min((k + 1) * chunk_size, pairs)
-                path = None if folder is None else folder / f"chunk-{gi:04d}-{k:06d}.npy"
-                if path is not None and path.exists():
-                    result = np.load(path)
-                else:
-                    # every call has the same shape: the last chunk repeats the last pair
-                    p = np.minimum(np.arange(start, start + chunk_size), pairs - 1)
-                    result = np.asarray(
-                        _simulate_pairs(
-                            group_spec,
-                            swept,
-                            jnp.asarray(point_values[p // chips]),
-                            net,
-                            params,
-                            root,
-                            jnp.asarray((p % chips).astype(np.uint32)),
-                            jnp.asarray(times),
-                            x,
-                            y,
-                            method,
-                        )
-                    )[: stop - start]
-                    if path is not None:
-                        _save_atomic(path, result)
-                flat[start:stop] = result
-                done += 1
-                bar.update(1)
-                if on_chunk is not None:
-                    on_chunk(done)
-            out[group] = flat.reshape(*shape[len(static) :], chips, len(times))
-
-    dims = [*static, *swept, "chip", "t"]
+    out = run_pairs(
+        spec,
+        g,
+        chips,
+        chunk_size,
+        compute,
+        store=Store(store, manifest),
+        progress=progress,
+        desc="sweep",
+        on_chunk=on_chunk,
+    )
+    names = list(g.values)
+    dims = [*g.static, *g.traced, "chip", "t"]
     ds = xr.Dataset(
         {
-            "accuracy": (dims, out.astype(np.float64)),
+            "accuracy": (dims, out["accuracy"].astype(np.float64)),
             "digital_accuracy": ((), float(accuracy(apply_digital(net, params, x), y))),
         },
         coords={
-            **{n: np.asarray(grid[n], np.float64) for n in names if n != "t"},
+            **{n: np.asarray(g.values[n], np.float64) for n in names if n != "t"},
             "chip": np.arange(chips),
             "t": times.astype(np.float64),
         },
     )
-    if "t" not in grid:
+    if "t" not in g.values:
         ds = ds.isel(t=0)  # read at 1 s: a scalar coordinate, not a dimension
-    ds = ds.transpose(*names, "chip")
-    for n in [*names, "t"]:
-        ds[n].attrs.update(units=units(n))
-    ds["t"].attrs.update(long_name="time since programming")
-    ds["chip"].attrs.update(long_name="chip index (chip_key(root_key(seed), i))")
+    ds = label(ds.transpose(*names, "chip"), g)
+    ds["t"].attrs.update(units="s", long_name="time since programming")
     ds["accuracy"].attrs.update(units="1", long_name=f"test accuracy on {data.name}")
     ds["digital_accuracy"].attrs.update(units="1", long_name="digital (float) test accuracy")
     ds.attrs.update(
@@ -262,60 +364,24 @@ def _chunk_size(net: Network, examples: int, times: int) -> int:
     return max(1, MEMORY_BUDGET_BYTES // per_pair)
 
 
-def _manifest(
+def sweep_manifest(
     spec: HardwareSpec,
-    net: Network,
-    params: Sequence[dict[str, Array]],
-    data: Dataset,
-    grid: dict[str, list[float]],
+    experiment: str,
+    grid: Grid,
     chips: int,
     seed: int,
-    method: str,
     chunk_size: int,
-) -> dict[str, object]:
-    """Everything that decides a sweep's numbers and its chunk layout."""
-    weights = hashlib.sha256()
-    for leaf in jax.tree.leaves(params):
-        weights.update(np.ascontiguousarray(np.asarray(leaf, np.float32)).tobytes())
-    test = hashlib.sha256(np.ascontiguousarray(data.x_test, np.float32).tobytes())
+    *,
+    network: Network,
+) -> dict[str, Any]:
+    """The manifest entries every sweep has (experiments add their settings and hashes)."""
     return {
         "analogsim_version": __version__,
-        "experiment": "simulate",
-        "grid": grid,
+        "experiment": experiment,
+        "grid": grid.values,
         "chips": chips,
         "seed": seed,
-        "program_method": method,
         "chunk_size": chunk_size,
-        "hardware_spec": json.loads(json.dumps(describe(spec))),
-        "network": [net.name, [list(s) for s in net.shapes]],
-        "weights_sha256": weights.hexdigest(),
-        "test_set_sha256": test.hexdigest(),
+        "hardware_spec": describe(spec),
+        "network": [network.name, [list(s) for s in network.shapes]],
     }
-
-
-def _open_store(folder: Path, manifest: dict[str, object]) -> None:
-    """Create the store, or check that the one there holds this very sweep."""
-    path = folder / "manifest.json"
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise StoreMismatchError(f"{path} is not a readable sweep manifest ({err})") from None
-        differ = sorted(k for k in set(stored) | set(manifest) if stored.get(k) != manifest.get(k))
-        if differ:
-            raise StoreMismatchError(
-                f"{folder} holds chunks of another sweep (differs in {', '.join(differ)}); "
-                "rerun with the same settings to resume, or use another --out"
-            )
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    stale = sorted(folder.glob("chunk-*.npy"))
-    if stale:
-        raise StoreMismatchError(f"{folder} holds chunks but no manifest; use another --out")
-    write_bytes(path, json.dumps(manifest, indent=1).encode())
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    write_bytes(path, buffer.getvalue())

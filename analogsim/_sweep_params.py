@@ -10,7 +10,6 @@ a sweep over them loops in Python, one program per value.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -62,22 +61,33 @@ def _numeric_fields(module: eqx.Module) -> list[str]:
     return out
 
 
-def sweepable(spec: HardwareSpec) -> dict[str, Callable[[HardwareSpec], Any]]:
-    """Traced parameter name -> where it lives in `spec` (an `eqx.tree_at` selector)."""
-    found: dict[str, Callable[[HardwareSpec], Any]] = {}
-    for name in _numeric_fields(spec):
-        found[name] = lambda s, n=name: getattr(s, n)
-    for name in _numeric_fields(spec.periphery):
-        found[name] = lambda s, n=name: getattr(s.periphery, n)
-    for name in _numeric_fields(spec.device):
-        found[name] = lambda s, n=name: getattr(s.device, n)
-    for name in _numeric_fields(spec.device.variation):
-        found[name] = lambda s, n=name: getattr(s.device.variation, n)
+def sweepable(spec: HardwareSpec) -> dict[str, tuple[str, ...]]:
+    """Traced parameter name -> its path in `spec` (attribute names from the spec down)."""
+    found: dict[str, tuple[str, ...]] = {}
+    owners = [(), ("periphery",), ("device",), ("device", "variation")]
     if spec.pulse_response is not None:
-        for name in _numeric_fields(spec.pulse_response):
-            key = f"pulse_{name}" if name in found or name.startswith("g_") else name
-            found[key] = lambda s, n=name: getattr(s.pulse_response, n)
+        owners.append(("pulse_response",))
+    for owner in owners:
+        for name in _numeric_fields(_get(spec, owner)):
+            key = name
+            if owner == ("pulse_response",) and (name in found or name.startswith("g_")):
+                key = f"pulse_{name}"
+            found[key] = (*owner, name)
     return found
+
+
+def _get(module: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        module = getattr(module, name)
+    return module
+
+
+def _replaced(module: Any, path: tuple[str, ...], value: float) -> Any:
+    """`module` with the field at `path` replaced through each owner's constructor, so that
+    every owner checks its numbers."""
+    head, *rest = path
+    inner = value if not rest else _replaced(getattr(module, head), tuple(rest), value)
+    return dataclasses.replace(module, **{head: inner})
 
 
 def check_params(spec: HardwareSpec, names: list[str], extra: tuple[str, ...] = ()) -> None:
@@ -93,12 +103,41 @@ def check_params(spec: HardwareSpec, names: list[str], extra: tuple[str, ...] = 
         raise ParameterError(f"a parameter is given twice: {', '.join(names)}")
 
 
+def check_values(spec: HardwareSpec, grid: dict[str, list[float]]) -> None:
+    """Raise `ParameterError` (from the spec's own checks) for a value a spec parameter cannot
+    take; the message names the parameter and its accepted range. Names not in the spec
+    (experiment settings) are left to the experiment."""
+    where = sweepable(spec)
+    for name, values in grid.items():
+        if name in STATIC:
+            if any(v != int(v) for v in values):
+                raise ParameterError(f"{name} takes whole numbers; got {values}")
+            for v in values:
+                with_static(spec, {name: int(v)})
+        elif name in where:
+            for v in values:
+                with_values(spec, {name: v})
+
+
+def with_values(spec: HardwareSpec, settings: dict[str, float]) -> HardwareSpec:
+    """`spec` with concrete values of sweepable or `STATIC` parameters, each checked by the
+    spec's own constructors (an out-of-range value raises `ParameterError`)."""
+    where = sweepable(spec)
+    spec = with_static(spec, {n: int(v) for n, v in settings.items() if n in STATIC})
+    for name, value in settings.items():
+        if name not in STATIC:
+            spec = _replaced(spec, where[name], float(value))
+    return spec
+
+
 def with_params(spec: HardwareSpec, names: tuple[str, ...], values: Any) -> HardwareSpec:
     """`spec` with the traced parameters `names` set to `values` (one number each; traced
     under `vmap`)."""
     where = sweepable(spec)
     for i, name in enumerate(names):
-        spec = eqx.tree_at(where[name], spec, jnp.asarray(values[i], jnp.float32))
+        spec = eqx.tree_at(
+            lambda s, p=where[name]: _get(s, p), spec, jnp.asarray(values[i], jnp.float32)
+        )
     return spec
 
 

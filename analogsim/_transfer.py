@@ -93,6 +93,7 @@ def transfer(
     reads: int = 4,
     probes: int = 8,
     progress: bool = False,
+    bar: Any = None,
 ) -> xr.Dataset:
     """Train a source chip in situ at each variation value and move what it learned to
     `chips` target chips by each strategy.
@@ -114,6 +115,8 @@ def transfer(
         hardware_aware_epochs: Adam epochs of hardware-aware training (a fresh chip per batch).
         reads, probes: source reads averaged per conductance; probe batches per weight
             measurement.
+        progress: show a progress bar; `bar`, when given, is an open bar (a sweep's) that
+            the run advances by `transfer_steps(...)` instead.
 
     Returns:
         Dataset with `source_accuracy` (variation); `strategy_source_accuracy` (variation,
@@ -152,24 +155,33 @@ def transfer(
     check_int_range("distill_examples", distill_examples, 1, n_train)
 
     run = _Run(spec, net, data, chips, variation, strategies, seed, locals())
-    phases = epochs + len(variation) * sum(_PHASES[s](run) for s in strategies)
-    with progress_bar(total=phases, desc="weight transfer", unit="step", enabled=progress) as bar:
-        run.bar = bar
-        run.train_sources(epochs, learning_rate, batch_size)
-        for vi in range(len(variation)):
-            run.transfer_at(vi)
+    steps = transfer_steps(variation, strategies, epochs, distill_epochs, finetune_epochs)
+    if bar is not None:
+        return _run(run, bar)
+    with progress_bar(total=steps, desc="weight transfer", unit="step", enabled=progress) as own:
+        return _run(run, own)
+
+
+def transfer_steps(
+    variation: Sequence[float],
+    strategies: Sequence[str],
+    epochs: int,
+    distill_epochs: int,
+    finetune_epochs: int,
+) -> int:
+    """The progress steps of one `transfer` run: the source's epochs, then per variation
+    value one per strategy, or one per epoch for those that train."""
+    per = {"distill": distill_epochs, "finetune": finetune_epochs}
+    return epochs + len(variation) * sum(per.get(s, 1) for s in strategies)
+
+
+def _run(run: _Run, bar: Any) -> xr.Dataset:
+    run.bar = bar
+    s = run.settings
+    run.train_sources(s["epochs"], s["learning_rate"], s["batch_size"])
+    for vi in range(len(run.variation)):
+        run.transfer_at(vi)
     return run.dataset()
-
-
-# progress steps each strategy takes per variation value
-_PHASES = {
-    "conductances": lambda r: 1,
-    "weights": lambda r: 1,
-    "distill": lambda r: r.settings["distill_epochs"],
-    "finetune": lambda r: r.settings["finetune_epochs"],
-    "hardware-aware": lambda r: 1,
-    "digital": lambda r: 1,
-}
 
 
 class _Run:

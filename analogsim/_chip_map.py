@@ -1,0 +1,157 @@
+"""A chip's identity as maps: what makes one piece of silicon unlike another, device by device."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from device_models._checks import ParameterError, check_int_range
+
+from ._chip import make_chip
+from ._keys import chip_key, root_key, stream
+from ._provenance import provenance_attrs
+from ._spec import HardwareSpec
+
+
+def chip_map(
+    spec: HardwareSpec,
+    shapes: Sequence[tuple[int, int]],
+    *,
+    seed: int = 0,
+    chip: int = 0,
+    layer: int = 0,
+) -> xr.Dataset:
+    """The identity of one layer of chip `chip` (`chip_key(root_key(seed), chip)`), the very
+    chip that `simulate`, `train` and the sweeps draw under that seed and index.
+
+    Args:
+        shapes: the (rows, cols) of every analog layer of the network (layer l's devices
+            depend only on l, but the map names the network it belongs to).
+        layer: which layer to map.
+
+    Returns:
+        Dataset over `pair` (G+, G-), `row` (inputs) and `col` (outputs): `read_gain`,
+        `g_max` (the device's own upper conductance, uS), `stuck` (+1 on, -1 off, 0 free),
+        `drift_z` and `iv_nonlinearity`; the converters' `dac_gain` (col_tile, row) and
+        `adc_gain`, `adc_offset` (row_tile, col); for pulsed specs each G+ device's pulse
+        steps `dw_up`, `dw_down` (row, col; weight units).
+    """
+    check_int_range("chip", chip, 0, 2**32 - 1)
+    if not 0 <= layer < len(shapes):
+        raise ParameterError(f"layer must be in [0, {len(shapes) - 1}]; got {layer}")
+    key = chip_key(root_key(seed), chip)
+    identity = make_chip(spec, shapes, key=stream(key, "identity")).layers[layer]
+    d, p = identity.devices, identity.periphery
+    stuck = np.asarray(d.stuck_on, np.int32) - np.asarray(d.stuck_off, np.int32)
+    dims = ("pair", "row", "col")
+    variables = {
+        "read_gain": (dims, np.asarray(d.read_gain, np.float64)),
+        "g_max": (dims, np.asarray(d.g_max, np.float64)),
+        "stuck": (dims, stuck),
+        "drift_z": (dims, np.asarray(d.drift_z, np.float64)),
+        "iv_nonlinearity": (dims, np.asarray(d.iv_nonlinearity, np.float64)),
+        "dac_gain": (("col_tile", "row"), np.asarray(p.dac_gain, np.float64)),
+        "adc_gain": (("row_tile", "col"), np.asarray(p.adc_gain, np.float64)),
+        "adc_offset": (("row_tile", "col"), np.asarray(p.adc_offset, np.float64)),
+    }
+    if identity.pulses is not None:
+        variables["dw_up"] = (("row", "col"), np.asarray(identity.pulses.dw_up, np.float64))
+        variables["dw_down"] = (("row", "col"), np.asarray(identity.pulses.dw_down, np.float64))
+    rows, cols = shapes[layer]
+    ds = xr.Dataset(
+        variables,
+        coords={"pair": ["G+", "G-"], "row": np.arange(rows), "col": np.arange(cols)},
+    )
+    for name, unit, text in [
+        ("read_gain", "1", "multiplicative read gain"),
+        ("g_max", "uS", "the device's own highest conductance"),
+        ("stuck", "1", "+1 stuck on (at its g_max), -1 stuck off (at g_min), 0 free"),
+        ("drift_z", "1", "place in the drift-exponent distribution (sigma_nu units)"),
+        ("iv_nonlinearity", "1", "k of I = g V (1 + k ((V / V_read)^2 - 1))"),
+        ("dac_gain", "1", "input converter gain per row and column tile"),
+        ("adc_gain", "1", "output converter gain per column and row tile"),
+        ("adc_offset", "1", "output converter offset (normalized output units)"),
+        ("dw_up", "1", "step of one up pulse (weight units)"),
+        ("dw_down", "1", "step of one down pulse (weight units)"),
+    ]:
+        if name in ds:
+            ds[name].attrs.update(units=unit, long_name=text)
+    ds.attrs.update(
+        provenance_attrs(
+            spec, experiment="chip", seed=seed, chip=chip, layer=layer, shapes=list(shapes)
+        )
+    )
+    return ds
+
+
+def plot_chip_map(ds: xr.Dataset) -> Figure:
+    """One layer of one chip as images: read gain, stuck devices (G+ left, G- right), each
+    device's own conductance range and I-V nonlinearity, its pulse step (pulsed) or drift rank,
+    and the converters' gains along the rows and columns."""
+    fig = Figure(figsize=(14, 7.6))
+    axes = fig.subplots(2, 3).ravel()
+    plus = {k: ds[k].sel(pair="G+").values for k in ("read_gain", "g_max", "iv_nonlinearity")}
+
+    gain = plus["read_gain"]
+    spread = max(float(np.abs(gain - 1).max()), 1e-6)
+    _image(fig, axes[0], gain, "read gain, G+ devices", "RdBu_r", 1 - spread, 1 + spread)
+
+    stuck = np.concatenate([ds["stuck"].sel(pair=p).values for p in ("G+", "G-")], axis=1)
+    colors = matplotlib.colors.ListedColormap(["tab:blue", "whitesmoke", "tab:red"])
+    axes[1].imshow(stuck, cmap=colors, vmin=-1.5, vmax=1.5, aspect="auto", interpolation="none")
+    cols = ds.sizes["col"]
+    axes[1].axvline(cols - 0.5, color="k", lw=1)
+    on = float((ds["stuck"] > 0).mean()) * 100
+    off = float((ds["stuck"] < 0).mean()) * 100
+    axes[1].set_title(
+        f"stuck devices: G+ | G-  (red on {on:.1f}%, blue off {off:.1f}%)", fontsize=9
+    )
+    axes[1].set_xlabel("column (G+ then G-)")
+    axes[1].set_ylabel("row (input)")
+
+    g = plus["g_max"]
+    _image(fig, axes[2], g, "own g_max, G+ devices (uS)", "viridis", g.min(), g.max())
+    k = plus["iv_nonlinearity"]
+    _image(fig, axes[3], k, "I-V nonlinearity k, G+ devices", "PuOr", -1.0, 1.0)
+    if "dw_up" in ds:
+        step = ds["dw_up"].values
+        _image(fig, axes[4], step, "up-pulse step, G+ devices", "magma", 0.0, step.max())
+    else:
+        z = ds["drift_z"].sel(pair="G+").values
+        bound = max(float(np.abs(z).max()), 1e-6)
+        _image(fig, axes[4], z, "drift rank, G+ devices (sigma)", "coolwarm", -bound, bound)
+
+    ax = axes[5]
+    ax.plot(ds["adc_gain"].values.T, color="tab:orange", lw=0.8)
+    ax.plot(ds["dac_gain"].values.T, color="tab:green", lw=0.8)
+    ax.plot([], [], color="tab:orange", label="ADC gain per column")
+    ax.plot([], [], color="tab:green", label="DAC gain per row")
+    ax.axhline(1, color="k", lw=0.6)
+    ax.set_xlabel("column or row index")
+    ax.set_ylabel("gain")
+    ax.set_title("converters", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    rows = ds.sizes["row"]
+    fig.suptitle(
+        f"Chip {ds.attrs.get('chip', '?')} of seed {ds.attrs.get('seed', '?')}, device "
+        f"{ds.attrs.get('device', '?')}: layer {ds.attrs.get('layer', '?')} "
+        f"({rows} x {cols} differential pairs)",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _image(fig: Figure, ax, values: np.ndarray, title: str, cmap: str, lo: float, hi: float):
+    if lo == hi:  # no spread at all (variation 0): one colour, a readable colour bar
+        lo, hi = lo - 0.5, hi + 0.5
+    image = ax.imshow(values, cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="none")
+    fig.colorbar(image, ax=ax)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("column (output)")
+    ax.set_ylabel("row (input)")
