@@ -54,8 +54,8 @@ from ._read import read_conductances as read_conductances
 from ._simulate import simulate as simulate
 from ._spec import HardwareSpec as HardwareSpec
 from ._spec import noiseless as noiseless
-from ._sweep import parse_values as parse_values
 from ._sweep import sweep_simulate as sweep_simulate
+from ._sweep_grid import parse_values as parse_values
 from ._sweep_params import sweepable as sweepable
 from ._sweep_store import StoreMismatchError as StoreMismatchError
 from ._sweep_train import sweep_train as sweep_train

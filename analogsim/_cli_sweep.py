@@ -68,7 +68,7 @@ def add_sweep_parser(sub: Any) -> None:
 
 def parse_grid(items: list[str]) -> dict[str, list[float]]:
     """`--param NAME=VALUES` arguments as a grid (in the order given)."""
-    from ._sweep import parse_values
+    from ._sweep_grid import parse_values
 
     if not items:
         raise CommandError("the grid is empty: give at least one --param NAME=VALUES")
@@ -88,7 +88,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from ._networks import get_network
     from ._plots import plot_sweep
     from ._provenance import save_figure, write_dataset
-    from ._sweep import make_grid
+    from ._sweep_grid import make_grid
     from ._train import spec_for
 
     if args.experiment not in EXPERIMENTS:

@@ -305,7 +305,10 @@ def plot_sweep(ds: xr.Dataset) -> Figure:
         return _transfer_sweep(ds.isel(first), swept[:2], fixed)
     name = "accuracy" if "accuracy" in ds else "test_accuracy"
     acc = ds[name].isel(first) * 100
-    title = _title(ds, "Sweep of " + ds.attrs.get("swept_experiment", "?")) + fixed
+    what = "Sweep of " + ds.attrs.get("swept_experiment", "?")
+    if ds.attrs.get("swept_experiment") == "train":
+        what += f" (in situ, {ds.attrs.get('epochs', '?')} epochs)"
+    title = _title(ds, what) + fixed
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
     if len(swept) >= 2:

@@ -28,7 +28,7 @@ from ._keys import chip_key, root_key, stream
 from ._networks import Network, init_params
 from ._provenance import provenance_attrs
 from ._spec import HardwareSpec
-from ._sweep import label, make_grid, run_pairs, sweep_manifest
+from ._sweep_grid import label, make_grid, run_pairs, sweep_manifest
 from ._sweep_store import Store, digest
 
 DEFAULT_CHUNK = 64  # pairs trained together; memory is small, compute grows with the chunk

@@ -28,7 +28,7 @@ from ._networks import Network
 from ._progress import progress_bar
 from ._provenance import provenance_attrs
 from ._spec import HardwareSpec
-from ._sweep import label, make_grid, sweep_manifest
+from ._sweep_grid import label, make_grid, sweep_manifest
 from ._sweep_params import with_values
 from ._sweep_store import Store, digest
 from ._transfer import COSTS, STRATEGIES, check_strategies, transfer, transfer_steps

@@ -60,10 +60,11 @@ def test_simulate_same_seed_same_numbers_other_seed_other_chips(tmp_path):
 def test_device_characterization(tmp_path):
     assert main(["device", "rram", "--devices", "2000", "--out", str(tmp_path)]) == 0
     ds = xr.load_dataset(tmp_path / "device.nc", engine="scipy")
-    assert set(ds.dims) == {"g_target", "t"}
+    assert set(ds.dims) == {"g_target", "t", "g"}
     for name in ("prog_mean", "prog_std", "read_mean", "read_std"):
         assert ds[name].attrs["units"] == "uS"
     assert ds["read_std"].dims == ("g_target", "t")
+    assert ds["prog_density"].dims == ("g_target", "g") and ds["g"].attrs["units"] == "uS"
     assert (tmp_path / "device.png").exists()
 
 

@@ -26,11 +26,11 @@ def run(setup, grid, **kw):
 
 
 def test_parse_values():
-    assert S.parse_values("1,2.5,4") == [1.0, 2.5, 4.0]
-    assert S.parse_values("0:1:5") == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert A.parse_values("1,2.5,4") == [1.0, 2.5, 4.0]
+    assert A.parse_values("0:1:5") == [0.0, 0.25, 0.5, 0.75, 1.0]
     for bad in ("", "a,b", "0:1", "0:1:0", "1:2:x", "nan"):
         with pytest.raises(A.ParameterError, match="malformed values"):
-            S.parse_values(bad)
+            A.parse_values(bad)
 
 
 def test_sweep_point_equals_simulate_of_that_spec(setup):
