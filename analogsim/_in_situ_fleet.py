@@ -258,3 +258,59 @@ def train_fleet(
         if on_epoch is not None:
             on_epoch()
     return state, np.stack(losses, axis=1), np.asarray(pulses), seconds
+
+
+def learn_fleet(
+    spec: HardwareSpec,
+    net: Network,
+    params: Sequence[dict[str, Array]],
+    keys: Array,
+    train: tuple[Array, Array],
+    test: tuple[Array, Array],
+    shuffle: Array,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float | Array,
+    max_pulses: int = 31,
+    on_epoch: Callable[[], None] | None = None,
+    names: tuple[str, ...] = (),
+    values: Array | None = None,
+    member: Callable[[int], str] = lambda c: f"chip {c}",
+) -> dict[str, object]:
+    """Write `params` onto the chips `keys` (`init_fleet`), train them in situ (`train_fleet`,
+    labels `train` = (x, y)) and read their accuracy on `test` 1 s later.
+
+    Returns:
+        Dict: `test_accuracy` (chips,), `loss` (chips, epochs), `pulses` (chips,),
+        `epoch_seconds` (epochs,), and `state`, `chip` with a leading chip axis.
+    """
+    spec = check_in_situ_spec(spec)
+    point = dict(names=names, values=values)
+    chip, state = init_fleet(spec, net, params, keys, **point)
+    state, losses, pulses, seconds = train_fleet(
+        spec,
+        net,
+        chip,
+        state,
+        *train,
+        keys,
+        shuffle,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_pulses=max_pulses,
+        on_epoch=on_epoch,
+        member=member,
+        **point,
+    )
+    t = jnp.float32(1.0)
+    acc = fleet_state_accuracy(spec, net, chip, state, *test, keys, t, **point)
+    return {
+        "test_accuracy": np.asarray(acc),
+        "loss": losses,
+        "pulses": pulses,
+        "epoch_seconds": np.asarray(seconds),
+        "state": state,
+        "chip": chip,
+    }

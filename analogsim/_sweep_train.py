@@ -23,7 +23,7 @@ from device_models._checks import check_int_range, check_range
 
 from ._data import Dataset
 from ._in_situ import check_in_situ_spec
-from ._in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
+from ._in_situ_fleet import learn_fleet
 from ._keys import chip_key, root_key, stream
 from ._networks import Network, init_params
 from ._provenance import provenance_attrs
@@ -111,34 +111,30 @@ def sweep_train(
         keys = jax.vmap(lambda i: chip_key(root, i))(index)
         vals = values[:, jnp.asarray(columns, jnp.int32)]
         rate = learning_rate if rate_column is None else values[:, rate_column]
-        point = dict(names=names, values=vals)
-        chip, state = init_fleet(group_spec, net, params0, keys, **point)
 
         def member(c: int) -> str:
             pairs = zip(g.traced, np.asarray(values[c]), strict=True)
             where = ", ".join(f"{n} = {float(v):g}" for n, v in pairs)
             return f"{where + ', ' if where else ''}chip {int(index[c])}"
 
-        state, losses, pulses, _ = train_fleet(
+        out = learn_fleet(
             group_spec,
             net,
-            chip,
-            state,
-            x,
-            y,
+            params0,
             keys,
+            (x, y),
+            (x_test, y_test),
             stream(root, "train", 1),
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=rate,
             max_pulses=max_pulses,
             on_epoch=tick,
+            names=names,
+            values=vals,
             member=member,
-            **point,
         )
-        t = jnp.float32(1.0)
-        acc = fleet_state_accuracy(group_spec, net, chip, state, x_test, y_test, keys, t, **point)
-        return {"test_accuracy": acc, "loss": losses, "pulses": pulses}
+        return {k: out[k] for k in ("test_accuracy", "loss", "pulses")}
 
     out = run_pairs(
         spec,

@@ -16,7 +16,7 @@ from ._data import Dataset
 from ._fleet import fleet_accuracy
 from ._hardware_aware import train_hardware_aware
 from ._in_situ import check_in_situ_spec
-from ._in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
+from ._in_situ_fleet import learn_fleet
 from ._keys import chip_key, root_key, stream
 from ._networks import Network, apply_digital, init_params
 from ._progress import progress_bar
@@ -78,18 +78,15 @@ def train_in_situ(
     data = data.for_network(net)
     root = root_key(seed)
     params0 = init_params(net, key=stream(root, "train", 0))
-    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     keys = jax.vmap(lambda i: chip_key(root, i))(jnp.arange(chips, dtype=jnp.uint32))
-    chip, state = init_fleet(spec, net, params0, keys)
     with progress_bar(total=epochs, desc="in-situ training", unit="epoch", enabled=progress) as bar:
-        state, losses, pulses, seconds = train_fleet(
+        return learn_fleet(
             spec,
             net,
-            chip,
-            state,
-            x,
-            y,
+            params0,
             keys,
+            (jnp.asarray(data.x_train), jnp.asarray(data.y_train)),
+            (jnp.asarray(data.x_test), jnp.asarray(data.y_test)),
             stream(root, "train", 1),
             epochs=epochs,
             batch_size=batch_size,
@@ -97,17 +94,6 @@ def train_in_situ(
             max_pulses=max_pulses,
             on_epoch=lambda: bar.update(1),
         )
-    t = jnp.float32(1.0)
-    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
-    acc = np.asarray(fleet_state_accuracy(spec, net, chip, state, x_test, y_test, keys, t))
-    return {
-        "test_accuracy": acc,
-        "loss": losses,
-        "pulses": pulses,
-        "epoch_seconds": np.asarray(seconds),
-        "state": state,
-        "chip": chip,
-    }
 
 
 def train(
