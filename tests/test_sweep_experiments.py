@@ -1,7 +1,9 @@
 """Sweeps of train and transfer, the chip identity map and the per-level histograms."""
 
 import dataclasses
+import logging
 
+import jax
 import numpy as np
 import pytest
 import xarray as xr
@@ -81,11 +83,17 @@ def test_train_sweep_bad_input(small):
 XF = dict(chips=2, epochs=1, strategies=["conductances"], seed=0)
 
 
-def test_transfer_sweep_point_is_the_transfer_of_that_spec_and_resumes(small, tmp_path):
+def test_transfer_sweep_point_is_the_transfer_of_that_spec_and_resumes(small, tmp_path, caplog):
     spec = A.spec_for("reram_es")
     grid = {"stuck_on_prob": [0.0, 0.05]}
-    done = []
-    ds = A.sweep_transfer(spec, NET, small, grid, store=tmp_path, on_chunk=done.append, **XF)
+    compiled = []  # XLA compilations so far, after each point
+
+    def count(_):
+        compiled.append(sum("Finished XLA compilation" in r.getMessage() for r in caplog.records))
+
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
+        ds = A.sweep_transfer(spec, NET, small, grid, store=tmp_path, on_chunk=count, **XF)
+    assert compiled[0] > 0 and compiled[1] == compiled[0]  # the second point reuses them all
     assert ds["transfer_loss"].dims == ("stuck_on_prob", "strategy", "chip")
     assert float(ds["variation"]) == 1.0 and ds.attrs["swept_experiment"] == "transfer"
     ref = A.transfer(
