@@ -12,6 +12,9 @@ from ._copy import measure_conductances as measure_conductances
 from ._copy import measure_weights as measure_weights
 from ._copy import write_conductances as write_conductances
 from ._copy import write_weights as write_weights
+from ._crossbar import CrossbarError as CrossbarError
+from ._crossbar import CrossbarSolution as CrossbarSolution
+from ._crossbar import solve_crossbar as solve_crossbar
 from ._data import Dataset as Dataset
 from ._data import load_dataset as load_dataset
 from ._data import load_digits as load_digits

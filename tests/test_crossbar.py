@@ -1,0 +1,149 @@
+"""The crossbar solver against a direct sparse solve of the same nodal equations (float64)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from crossbar_reference import reference
+
+import analogsim as A
+
+SIZES = [(1, 1), (1, 7), (5, 1), (3, 5), (16, 16), (40, 24), (64, 64)]
+
+
+def case(rows, cols, seed=0, batch=3):
+    rng = np.random.default_rng(seed + rows * 100 + cols)
+    g = rng.uniform(1e-6, 25e-6, (rows, cols))
+    v = rng.uniform(-0.2, 0.2, (batch, rows))
+    return g, v, rng
+
+
+def rel(got, ref):
+    return np.abs(np.asarray(got, np.float64) - ref).max() / np.abs(ref).max()
+
+
+@pytest.mark.parametrize("rows,cols", SIZES)
+def test_linear_devices_match_the_direct_solve(rows, cols):
+    g, v, _ = case(rows, cols)
+    ref = reference(g, v, 1.5, 2.5)
+    with jax.enable_x64(True):
+        got = A.solve_crossbar(g, v, row_resistance=1.5, col_resistance=2.5, tol=1e-10)
+    assert rel(got, ref) <= 1e-6
+    got32 = A.solve_crossbar(
+        g.astype(np.float32), v.astype(np.float32), row_resistance=1.5, col_resistance=2.5
+    )
+    assert got32.dtype == jnp.float32 and rel(got32, ref) <= 1e-4
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 5), (16, 16), (64, 64)])
+def test_nonlinear_devices_match_the_direct_newton_solve(rows, cols):
+    g, v, rng = case(rows, cols, seed=1)
+    k = rng.uniform(-0.5, 0.9, (rows, cols))
+    ref = reference(g, v, 2.0, 1.0, k=k, v_read=0.2)
+    with jax.enable_x64(True):
+        got = A.solve_crossbar(
+            g, v, row_resistance=2.0, col_resistance=1.0, iv_nonlinearity=k, v_read=0.2, tol=1e-10
+        )
+    assert rel(got, ref) <= 1e-6
+    got32 = A.solve_crossbar(
+        g.astype(np.float32),
+        v.astype(np.float32),
+        row_resistance=2.0,
+        col_resistance=1.0,
+        iv_nonlinearity=k.astype(np.float32),
+    )
+    assert rel(got32, ref) <= 1e-4
+
+
+def test_one_cell_is_a_series_circuit():
+    """Driver -> r_row -> device -> r_col -> sense: I = V / (r_row + 1/g + r_col)."""
+    with jax.enable_x64(True):
+        i = A.solve_crossbar(
+            np.array([[1e-4]]),
+            np.array([0.3]),
+            row_resistance=200.0,
+            col_resistance=300.0,
+            tol=1e-12,
+        )
+        np.testing.assert_allclose(i, [0.3 / (200 + 1e4 + 300)], rtol=1e-12)
+
+
+def test_ideal_wires_give_exactly_g_transpose_v():
+    g, v, _ = case(12, 9)
+    g, v = g.astype(np.float32), v.astype(np.float32)
+    got = A.solve_crossbar(g, v, 0.0)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(jnp.asarray(v) @ jnp.asarray(g)))
+    # ideal rows, resistive columns and the reverse both match the direct solve's limit
+    ref = reference(g.astype(np.float64), v.astype(np.float64), 1e-9, 1.0)
+    assert rel(A.solve_crossbar(g, v, row_resistance=0.0, col_resistance=1.0), ref) <= 1e-4
+
+
+def test_wire_resistance_lowers_the_output_and_node_voltages_are_returned():
+    g, v, _ = case(32, 32, batch=1)
+    v = np.abs(v)
+    sol = A.solve_crossbar(g, v[0], 5.0, full_output=True)
+    ideal = v[0] @ g
+    assert np.all(np.asarray(sol.currents) < ideal) and bool(sol.converged)
+    assert sol.row_voltages.shape == (32, 32) and sol.col_voltages.shape == (32, 32)
+    # the drop grows along each row away from its driver
+    assert np.all(np.diff(np.asarray(sol.row_voltages), axis=1) <= 1e-7)
+
+
+def test_gradients_are_implicit_and_match_finite_differences():
+    g, v, rng = case(6, 5, batch=2)
+    k = rng.uniform(-0.3, 0.6, g.shape)
+    with jax.enable_x64(True):
+        for kk in (None, k):
+            loss = lambda g_, v_, kk=kk: (
+                jnp.sum(A.solve_crossbar(g_, v_, 3.0, iv_nonlinearity=kk, tol=1e-12) ** 2) * 1e8
+            )
+            dg, dv = jax.grad(loss, argnums=(0, 1))(jnp.asarray(g), jnp.asarray(v))
+            e = 1e-9
+            i, j = 2, 3
+            bump = np.zeros_like(g)
+            bump[i, j] = e
+            fd = (loss(g + bump, v) - loss(g - bump, v)) / (2 * e)
+            np.testing.assert_allclose(dg[i, j], fd, rtol=1e-5)
+            bump = np.zeros_like(v)
+            bump[1, 4] = 1e-6
+            fd = (loss(g, v + bump) - loss(g, v - bump)) / 2e-6
+            np.testing.assert_allclose(dv[1, 4], fd, rtol=1e-5)
+
+
+def test_jit_and_vmap_agree_with_eager():
+    g, v, _ = case(8, 8)
+    g, v = jnp.asarray(g, jnp.float32), jnp.asarray(v, jnp.float32)
+    eager = A.solve_crossbar(g, v, 1.0)
+    jitted = jax.jit(lambda g_, v_: A.solve_crossbar(g_, v_, 1.0))(g, v)
+    mapped = jax.vmap(lambda v_: A.solve_crossbar(g, v_, 1.0))(v)
+    np.testing.assert_allclose(jitted, eager, rtol=1e-5)
+    np.testing.assert_allclose(mapped, eager, rtol=1e-5)
+
+
+def test_a_solve_that_misses_its_tolerance_says_so():
+    g, v, _ = case(64, 64)
+    g, v = g.astype(np.float32), v.astype(np.float32)
+    with pytest.warns(RuntimeWarning, match="missed its tolerance"):
+        sol = A.solve_crossbar(g, v, 50.0, max_iter=1, full_output=True)
+    assert not np.asarray(sol.converged).any()
+    with pytest.raises(A.CrossbarError, match="missed its tolerance"):
+        A.solve_crossbar(g, v, 50.0, max_iter=1, on_failure="raise")
+
+
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        (dict(conductances=-np.ones((2, 2))), "conductances must be >= 0"),
+        (dict(conductances=np.ones(3)), "shape (rows, cols)"),
+        (dict(voltages=np.ones(3)), "voltages must have shape"),
+        (dict(voltages=np.array([np.nan, 1.0])), "voltages holds NaN"),
+        (dict(wire_resistance=-1.0), "wire_resistance must be >= 0"),
+        (dict(iv_nonlinearity=np.ones((3, 3))), "iv_nonlinearity shape"),
+        (dict(on_failure="shout"), "on_failure"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, needle):
+    args = dict(conductances=np.full((2, 2), 1e-5), voltages=np.ones(2), wire_resistance=1.0)
+    args.update(kwargs)
+    with pytest.raises(A.ParameterError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        A.solve_crossbar(**args)
