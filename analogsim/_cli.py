@@ -22,11 +22,13 @@ from ._cli_sweep import add_sweep_parser, cmd_sweep
 from ._cli_types import (
     CommandError,
     Parser,
+    add_wire_args,
     float_list,
     int_arg,
     positive_float,
     positive_int,
     str_list,
+    wire_settings,
 )
 
 
@@ -56,6 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     xf.add_argument("--epochs", type=positive_int, default=10, help="in-situ epochs of the source")
     xf.add_argument("--temperature", type=positive_float, default=2.0, help="distillation T")
     xf.add_argument("--finetune-examples", type=positive_int, default=100, help="labels budget")
+    add_wire_args(xf)
     xf.add_argument("--out", default="out", help="output folder")
     xf.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -80,6 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--program", default="open-loop", choices=["open-loop", "verify"])
     sim.add_argument("--epochs", type=positive_int, default=60, help="digital training epochs")
     sim.add_argument("--chunk-size", type=positive_int, default=64, help="chips per compiled call")
+    add_wire_args(sim)
     sim.add_argument("--out", default="out", help="output folder")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -92,6 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--lr", type=positive_float, default=None, help="learning rate")
     tr.add_argument("--batch-size", type=positive_int, default=None)
+    add_wire_args(tr)
     tr.add_argument("--out", default="out")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -141,7 +146,7 @@ def _cmd_transfer(args: argparse.Namespace) -> None:
         raise CommandError(f"--variation must be >= 0; got {min(args.variation):g}")
     data = load_dataset(args.dataset)
     net = mlp((data.x_train.shape[1], 128, data.classes))
-    spec = spec_for(args.device)
+    spec = spec_for(args.device, **wire_settings(args))
     try:
         ds = transfer(
             spec,
@@ -234,7 +239,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     from ._train import spec_for
     from ._train_digital import train_digital
 
-    spec = spec_for(args.device, variation=args.variation)
+    spec = spec_for(args.device, variation=args.variation, **wire_settings(args))
     net = get_network(args.network)
     data = load_digits()
     if min(args.times) < 0:
@@ -289,7 +294,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from ._provenance import save_figure, write_dataset
     from ._train import spec_for, train
 
-    spec = spec_for(args.device)
+    spec = spec_for(args.device, **wire_settings(args))
     net = get_network(args.network)
     try:
         ds = train(

@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._cli_types import CommandError, int_arg, positive_int, str_list
+from ._cli_types import (
+    CommandError,
+    add_wire_args,
+    int_arg,
+    positive_int,
+    str_list,
+    wire_settings,
+)
 
 EXPERIMENTS = ("simulate", "train", "transfer")
 # per experiment: device preset, chips per point, epochs (digital training for simulate,
@@ -62,6 +69,7 @@ def add_sweep_parser(sub: Any) -> None:
     sw.add_argument(
         "--chunk-size", type=positive_int, default=None, help="pairs per call (simulate, train)"
     )
+    add_wire_args(sw)
     sw.add_argument("--out", default="out", help="output folder (holds the resumable store)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -102,7 +110,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if chips < 1:
         raise CommandError(f"--chips must be >= 1; got {chips}")
     grid = parse_grid(args.param)
-    spec = spec_for(device)
+    spec = spec_for(device, **wire_settings(args))
     net = get_network(args.network)
     # everything that needs no data or compilation is checked before any work
     if args.experiment == "simulate":

@@ -56,3 +56,37 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
+
+
+def nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_wire_args(parser: argparse.ArgumentParser) -> None:
+    """`--wire-resistance` and `--tile`: the circuit each tile's reads are solved on."""
+    parser.add_argument(
+        "--wire-resistance",
+        type=nonnegative_float,
+        default=None,
+        metavar="OHMS",
+        help="ohms per wire segment in each tile (default: ideal wires, no circuit solve)",
+    )
+    parser.add_argument(
+        "--tile", type=positive_int, default=None, metavar="N", help="N x N tiles (default 256)"
+    )
+
+
+def wire_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The spec settings `add_wire_args` asked for."""
+    out: dict[str, object] = {}
+    if args.wire_resistance is not None:
+        out["wire_resistance"] = args.wire_resistance
+    if args.tile is not None:
+        out["tile_rows"] = out["tile_cols"] = args.tile
+    return out

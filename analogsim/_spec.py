@@ -56,6 +56,16 @@ class HardwareSpec(eqx.Module):
         pulse_response: how the G+ devices answer programming pulses (in-situ training), or
             None for chips that are only programmed and read. Its conductance range should
             match the device's.
+        wire_resistance: ohms per wire segment inside each tile (row and column alike), or
+            None for ideal wires. A number makes every read solve each tile's G+ and G-
+            crossbars as circuits (`solve_crossbar`): IR drop, which grows with tile size
+            and depends on the conductances and inputs. An assumption to sweep: about 1
+            ohm per cell-to-cell segment at advanced nodes.
+        read_voltage: V_read in volts, the DAC's full scale (0.2 V, an assumption; it sets
+            the currents, hence the IR drop).
+        wire_iterations: None solves each tile to tolerance; a number runs exactly that many
+            conjugate-gradient iterations per solve (`solve_crossbar`'s fast approximate
+            mode, for training loops) (static).
     """
 
     device: AbstractDeviceModel = eqx.field(default_factory=PCM)
@@ -73,6 +83,9 @@ class HardwareSpec(eqx.Module):
     noise_management: Literal["abs_max", "none"] = eqx.field(default="abs_max", static=True)
     drift_compensation: bool = eqx.field(default=True, static=True)
     pulse_response: AbstractPulseResponse | None = None
+    wire_resistance: ArrayLike | None = None
+    read_voltage: ArrayLike = 0.2
+    wire_iterations: int | None = eqx.field(default=None, static=True)
 
     def __check_init__(self) -> None:
         if not isinstance(self.device, AbstractDeviceModel):
@@ -86,6 +99,11 @@ class HardwareSpec(eqx.Module):
         check_nonnegative("output_noise", self.output_noise)
         check_nonnegative("variation", self.variation)
         check_range("g_max_fraction", self.g_max_fraction, 0.0, 1.0, low_open=True)
+        if self.wire_resistance is not None:
+            check_nonnegative("wire_resistance", self.wire_resistance)
+        check_range("read_voltage", self.read_voltage, 0.0, low_open=True)
+        if self.wire_iterations is not None:
+            check_int_range("wire_iterations", self.wire_iterations, 1, 10_000)
         if self.pulse_response is not None and not isinstance(
             self.pulse_response, AbstractPulseResponse
         ):

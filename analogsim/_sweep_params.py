@@ -30,6 +30,8 @@ _UNITS = {
     "pulse_g_max": "uS",
     "t0": "s",
     "t": "s",
+    "wire_resistance": "ohm",
+    "read_voltage": "V",
     "dac_bits": "bit",
     "adc_bits": "bit",
     "tile_rows": "rows",
@@ -67,6 +69,7 @@ def sweepable(spec: HardwareSpec) -> dict[str, tuple[str, ...]]:
     owners = [(), ("periphery",), ("device",), ("device", "variation")]
     if spec.pulse_response is not None:
         owners.append(("pulse_response",))
+    found["wire_resistance"] = ("wire_resistance",)  # None (ideal wires) until swept
     for owner in owners:
         for name in _numeric_fields(_get(spec, owner)):
             key = name
@@ -136,7 +139,10 @@ def with_params(spec: HardwareSpec, names: tuple[str, ...], values: Any) -> Hard
     where = sweepable(spec)
     for i, name in enumerate(names):
         spec = eqx.tree_at(
-            lambda s, p=where[name]: _get(s, p), spec, jnp.asarray(values[i], jnp.float32)
+            lambda s, p=where[name]: _get(s, p),
+            spec,
+            jnp.asarray(values[i], jnp.float32),
+            is_leaf=lambda x: x is None,  # a None wire resistance becomes a number
         )
     return spec
 

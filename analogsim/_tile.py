@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._chip import LayerIdentity, tile_counts
+from ._crossbar import solve_crossbar
 from ._mapping import conductance_span
 from ._periphery import quantize
 from ._spec import HardwareSpec
@@ -61,6 +62,9 @@ def analog_mvm(
         for c in range(col_tiles):
             cs = slice(c * spec.tile_cols, min((c + 1) * spec.tile_cols, cols))
             v = p.dac_gain[c, rs] * xq[:, rs] + p.dac_offset[c, rs]
+            if spec.wire_resistance is not None:
+                parts.append(_wired_tile(spec, layer, g[:, rs, cs], v, (rs, cs), span))
+                continue
             y = v @ w_lin[rs, cs]
             if w_cub is not None:
                 y = y + (v * v * v) @ w_cub[rs, cs]
@@ -72,3 +76,39 @@ def analog_mvm(
         y = quantize(y, spec.adc_bits, spec.adc_range)
         total = y if total is None else total + y
     return total
+
+
+def _wired_tile(
+    spec: HardwareSpec,
+    layer: LayerIdentity,
+    g: Float[Array, "2 rows cols"],
+    v: Float[Array, "batch rows"],
+    where: tuple[slice, slice],
+    span: Array,
+) -> Float[Array, "batch cols"]:
+    """One tile read through its wires: the G+ and G- crossbars solved as circuits
+    (`solve_crossbar`), their output currents subtracted, in normalized output units.
+
+    Under PWM encoding the rows sit at V_read for a time; the solve uses the time-averaged
+    voltage with linear devices, which neglects how the drop varies while pulses overlap.
+    """
+    volts = v * spec.read_voltage
+    k = layer.devices.iv_nonlinearity[:, where[0], where[1]]
+    amplitude = spec.input_encoding == "amplitude"
+    kwargs = dict(
+        v_read=spec.read_voltage,
+        iterations=spec.wire_iterations,
+        on_failure="warn",
+    )
+    out = []
+    for side in (0, 1):
+        i = solve_crossbar(
+            g[side] * 1e-6,  # uS -> S
+            volts,
+            spec.wire_resistance,
+            iv_nonlinearity=k[side] if amplitude else None,
+            **kwargs,
+        )
+        out.append(i)
+    # normalized: one device at the full span driven at V_read
+    return (out[0] - out[1]) / (span * 1e-6 * spec.read_voltage)

@@ -147,3 +147,64 @@ def test_bad_input_names_the_argument(kwargs, needle):
     args.update(kwargs)
     with pytest.raises(A.ParameterError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         A.solve_crossbar(**args)
+
+
+# --- wired into chips ---------------------------------------------------------------------
+
+
+def ideal_periphery_spec(**kw):
+    """PCM with exact converters and no output noise: a tile's output is its currents."""
+    return A.HardwareSpec(
+        dac_bits=None,
+        adc_bits=None,
+        output_noise=0.0,
+        periphery=A.PeripheryVariation(
+            dac_gain_sigma=0.0, dac_offset_sigma=0.0, adc_gain_sigma=0.0, adc_offset_sigma=0.0
+        ),
+        **kw,
+    )
+
+
+def tile_output(spec, rows=48, cols=40, seed=0):
+    from analogsim._chip import make_chip
+    from analogsim._tile import analog_mvm
+
+    key = jax.random.key(seed)
+    chip = make_chip(spec, [(rows, cols)], key=key)
+    g = jax.random.uniform(jax.random.fold_in(key, 1), (2, rows, cols), minval=1.0, maxval=25.0)
+    x = jax.random.uniform(jax.random.fold_in(key, 2), (4, rows), minval=-1.0, maxval=1.0)
+    return analog_mvm(spec, chip.layers[0], g, x, key=None), (chip, g, x)
+
+
+def test_zero_wire_resistance_reads_as_ideal_wires():
+    ideal, _ = tile_output(ideal_periphery_spec())
+    wired, _ = tile_output(ideal_periphery_spec(wire_resistance=0.0))
+    np.testing.assert_allclose(wired, ideal, rtol=1e-5, atol=1e-6)
+
+
+def test_a_wired_tile_is_the_difference_of_its_two_solved_crossbars():
+    spec = ideal_periphery_spec(wire_resistance=2.0, read_voltage=0.3, input_encoding="pwm")
+    got, (chip, g, x) = tile_output(spec)
+    i_pos = A.solve_crossbar(g[0] * 1e-6, x * 0.3, 2.0)
+    i_neg = A.solve_crossbar(g[1] * 1e-6, x * 0.3, 2.0)
+    span = spec.device.g_max - spec.device.g_min
+    np.testing.assert_allclose(got, (i_pos - i_neg) / (span * 1e-6 * 0.3), rtol=1e-5)
+
+
+def test_ir_drop_grows_with_tile_size():
+    ideal, _ = tile_output(ideal_periphery_spec(), rows=64, cols=64)
+    errors = []
+    for tile in (16, 64):
+        spec = ideal_periphery_spec(wire_resistance=2.0, tile_rows=tile, tile_cols=tile)
+        wired, _ = tile_output(spec, rows=64, cols=64)
+        errors.append(float(jnp.abs(wired - ideal).mean()))
+    assert errors[1] > 2 * errors[0] > 0
+
+
+def test_wire_resistance_is_sweepable_and_checked():
+    spec = A.spec_for("pcm")
+    assert "wire_resistance" in A.sweepable(spec)
+    with pytest.raises(A.ParameterError, match="wire_resistance"):
+        A.spec_for("pcm", wire_resistance=-1.0)
+    with pytest.raises(A.ParameterError, match="read_voltage"):
+        A.spec_for("pcm", read_voltage=0.0)

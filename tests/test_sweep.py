@@ -149,3 +149,14 @@ def test_cli_refuses_a_mismatched_store_with_exit_2(tmp_path, capsys):
     assert main([*base, "--param", "variation=0,3"]) == 2
     assert "holds chunks of another sweep" in capsys.readouterr().err
     assert sorted((tmp_path / "sweep.chunks").iterdir()) == chunks
+
+
+@pytest.mark.slow  # a circuit solve per tile and read: about a minute on 2 cores
+def test_wire_resistance_sweeps_from_ideal_wires(setup):
+    """A spec with ideal wires (None) sweeps its wire resistance; 0 ohm is the ideal read."""
+    ds = run(setup, {"wire_resistance": [0.0, 20.0]}, chunk_size=6)
+    ideal = run(setup, {"variation": [1.0]})
+    assert ds["wire_resistance"].attrs["units"] == "ohm"
+    np.testing.assert_allclose(
+        ds["accuracy"].sel(wire_resistance=0.0), ideal["accuracy"].sel(variation=1.0), atol=0.01
+    )
