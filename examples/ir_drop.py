@@ -1,7 +1,7 @@
 """Wire resistance (IR drop): the error it causes as tiles grow, and what it does to accuracy.
 
-    python examples/ir_drop.py               # ~3 minutes on a 2-core CPU
-    python examples/ir_drop.py --chips 2     # a quicker look
+    python examples/ir_drop.py               # about 9 minutes on a 2-core CPU
+    python examples/ir_drop.py --chips 2     # a quicker look (fewer chips per point)
 
 1. One crossbar solved on its circuit (`solve_crossbar`) against ideal wires (G^T V), for
    tile sizes 32..256 at 1 ohm per segment: the output currents fall short by a fraction that
