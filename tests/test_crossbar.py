@@ -8,7 +8,7 @@ from crossbar_reference import reference
 
 import analogsim as A
 
-SIZES = [(1, 1), (1, 7), (5, 1), (3, 5), (16, 16), (40, 24), (64, 64)]
+SIZES = [(1, 1), (1, 7), (5, 1), (40, 24), (64, 64)]
 
 
 def case(rows, cols, seed=0, batch=3):
@@ -35,7 +35,7 @@ def test_linear_devices_match_the_direct_solve(rows, cols):
     assert got32.dtype == jnp.float32 and rel(got32, ref) <= 1e-4
 
 
-@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 5), (16, 16), (64, 64)])
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 5), (64, 64)])
 def test_nonlinear_devices_match_the_direct_newton_solve(rows, cols):
     g, v, rng = case(rows, cols, seed=1)
     k = rng.uniform(-0.5, 0.9, (rows, cols))
@@ -208,3 +208,14 @@ def test_wire_resistance_is_sweepable_and_checked():
         A.spec_for("pcm", wire_resistance=-1.0)
     with pytest.raises(A.ParameterError, match="read_voltage"):
         A.spec_for("pcm", read_voltage=0.0)
+
+
+@pytest.mark.slow  # a minute: training steps through solved tiles
+def test_in_situ_training_runs_through_wired_tiles():
+    import dataclasses
+
+    data = A.load_digits()
+    data = dataclasses.replace(data, x_train=data.x_train[:160], y_train=data.y_train[:160])
+    spec = A.spec_for("gokmen_vlasov", wire_resistance=5.0, wire_iterations=3)
+    out = A.train_in_situ(spec, A.mlp((64, 16, 10)), data, chips=2, epochs=2)
+    assert np.isfinite(out["loss"]).all() and (out["loss"][:, 1] < out["loss"][:, 0]).all()

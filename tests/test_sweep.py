@@ -100,7 +100,7 @@ def test_a_store_of_another_sweep_is_refused_and_left_alone(setup, tmp_path):
 
 def test_unknown_names_and_empty_grids_are_refused(setup):
     with pytest.raises(A.ParameterError, match="sweepable: .*read_noise_scale"):
-        run(setup, {"wire_resistance": [1.0]})
+        run(setup, {"bogus_resistance": [1.0]})
     with pytest.raises(A.ParameterError, match="grid is empty"):
         run(setup, {})
     with pytest.raises(A.ParameterError, match="no values"):
