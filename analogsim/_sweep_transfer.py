@@ -96,9 +96,14 @@ def sweep_transfer(
             f"unknown transfer setting {unknown[0]!r}; known: {', '.join(SETTINGS)}"
         )
     g = make_grid(spec, grid, other=tuple(SETTINGS))
-    for name in g.other:
-        if SETTINGS[name] and any(v != int(v) for v in g.values[name]):
-            raise ParameterError(f"{name} takes whole numbers; got {g.values[name]}")
+    for name in g.other:  # before the store exists: a bad grid leaves nothing behind
+        values = g.values[name]
+        if SETTINGS[name] and any(v != int(v) for v in values):
+            raise ParameterError(f"{name} takes whole numbers; got {values}")
+        if min(values) <= 0:
+            raise ParameterError(f"{name} must be > 0; got {min(values):g}")
+        if name in ("finetune_examples", "distill_examples"):
+            check_int_range(name, int(max(values)), 1, data.x_train.shape[0])
     variation = g.values.get("variation", [float(spec.variation)])
     looped = [n for n in g.values if n != "variation"]
     points = list(itertools.product(*(g.values[n] for n in looped)))

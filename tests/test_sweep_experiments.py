@@ -119,6 +119,8 @@ def test_transfer_sweep_bad_input(small):
     spec = A.spec_for("reram_es")
     with pytest.raises(A.ParameterError, match="whole numbers"):
         A.sweep_transfer(spec, NET, small, {"finetune_examples": [10.5]}, **XF)
+    with pytest.raises(A.ParameterError, match="temperature must be > 0"):
+        A.sweep_transfer(spec, NET, small, {"temperature": [2.0, -1.0]}, **XF)
     with pytest.raises(A.ParameterError, match="unknown transfer setting"):
         A.sweep_transfer(spec, NET, small, {"variation": [1.0]}, bogus=1, **XF)
     with pytest.raises(A.ParameterError, match="stuck_on_prob"):
