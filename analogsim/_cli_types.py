@@ -48,24 +48,23 @@ def str_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-def positive_float(text: str) -> float:
+def _float(text: str, *, low_open: bool) -> float:
+    """A number >= 0 (> 0 when `low_open`), or an argparse error naming what was wrong."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (value > 0 if low_open else value >= 0):
+        raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} 0, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _float(text, low_open=True)
 
 
 def nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+    return _float(text, low_open=False)
 
 
 def add_wire_args(parser: argparse.ArgumentParser) -> None:

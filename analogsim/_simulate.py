@@ -74,9 +74,7 @@ def simulate(
         },
         coords={"chip": np.arange(chips), "t": np.asarray(times, np.float64)},
     )
-    ds["t"].attrs.update(units="s", long_name="time since programming")
-    ds["accuracy"].attrs.update(units="1", long_name=f"test accuracy on {data.name}")
-    ds["digital_accuracy"].attrs.update(units="1", long_name="digital (float) test accuracy")
+    label_accuracy(ds, data.name)
     ds.attrs.update(
         provenance_attrs(
             spec,
@@ -88,4 +86,12 @@ def simulate(
             program_method=method,
         )
     )
+    return ds
+
+
+def label_accuracy(ds: xr.Dataset, dataset: str) -> xr.Dataset:
+    """Units and long names of `accuracy`, `digital_accuracy` and `t` (in place; returned)."""
+    ds["t"].attrs.update(units="s", long_name="time since programming")
+    ds["accuracy"].attrs.update(units="1", long_name=f"test accuracy on {dataset}")
+    ds["digital_accuracy"].attrs.update(units="1", long_name="digital (float) test accuracy")
     return ds

@@ -29,6 +29,7 @@ from ._keys import root_key
 from ._networks import Network, apply_digital
 from ._program import ProgramMethod
 from ._provenance import provenance_attrs
+from ._simulate import label_accuracy
 from ._spec import HardwareSpec
 from ._sweep_grid import label, make_grid, run_pairs, sweep_manifest
 from ._sweep_params import with_params
@@ -151,10 +152,7 @@ def sweep_simulate(
     )
     if "t" not in g.values:
         ds = ds.isel(t=0)  # read at 1 s: a scalar coordinate, not a dimension
-    ds = label(ds.transpose(*names, "chip"), g)
-    ds["t"].attrs.update(units="s", long_name="time since programming")
-    ds["accuracy"].attrs.update(units="1", long_name=f"test accuracy on {data.name}")
-    ds["digital_accuracy"].attrs.update(units="1", long_name="digital (float) test accuracy")
+    ds = label_accuracy(label(ds.transpose(*names, "chip"), g), data.name)
     ds.attrs.update(
         provenance_attrs(
             spec,

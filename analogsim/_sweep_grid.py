@@ -10,6 +10,7 @@ points differ by the parameter, not by luck. Chunks go to a resumable `Store`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -72,7 +73,7 @@ class Grid:
     traced: tuple[str, ...]
     other: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def points(self) -> np.ndarray:
         """The traced values of every point, (points, len(traced)) float32."""
         axes = np.meshgrid(

@@ -31,7 +31,14 @@ from ._spec import HardwareSpec
 from ._sweep_grid import label, make_grid, sweep_manifest
 from ._sweep_params import with_values
 from ._sweep_store import Store, digest
-from ._transfer import COSTS, STRATEGIES, check_strategies, transfer, transfer_steps
+from ._transfer import (
+    COSTS,
+    STRATEGIES,
+    check_strategies,
+    label_transfer,
+    transfer,
+    transfer_steps,
+)
 
 # experiment settings a transfer sweep can vary: name -> whole numbers only
 SETTINGS = {
@@ -97,13 +104,13 @@ def sweep_transfer(
         )
     g = make_grid(spec, grid, other=tuple(SETTINGS))
     for name in g.other:  # before the store exists: a bad grid leaves nothing behind
-        values = g.values[name]
-        if SETTINGS[name] and any(v != int(v) for v in values):
-            raise ParameterError(f"{name} takes whole numbers; got {values}")
-        if min(values) <= 0:
-            raise ParameterError(f"{name} must be > 0; got {min(values):g}")
+        given = g.values[name]
+        if SETTINGS[name] and any(v != int(v) for v in given):
+            raise ParameterError(f"{name} takes whole numbers; got {given}")
+        if min(given) <= 0:
+            raise ParameterError(f"{name} must be > 0; got {min(given):g}")
         if name in ("finetune_examples", "distill_examples"):
-            check_int_range(name, int(max(values)), 1, data.x_train.shape[0])
+            check_int_range(name, int(max(given)), 1, data.x_train.shape[0])
     variation = g.values.get("variation", [float(spec.variation)])
     looped = [n for n in g.values if n != "variation"]
     points = list(itertools.product(*(g.values[n] for n in looped)))
@@ -117,8 +124,7 @@ def sweep_transfer(
         "data_sha256": digest([data.x_train, data.y_train, data.x_test, data.y_test]),
     }
     chunks = Store(store, manifest)
-    # each point's settings, checked before anything runs (transfer checks them again)
-    runs = []
+    runs = []  # per point: its values, spec, transfer settings and progress steps
     for point in points:
         values = dict(zip(looped, point, strict=True))
         spec_settings = {n: v for n, v in values.items() if n not in SETTINGS}
@@ -126,21 +132,19 @@ def sweep_transfer(
         for n, v in values.items():
             if n in SETTINGS:
                 run_settings[n] = int(v) if SETTINGS[n] else float(v)
-        runs.append((values, with_values(spec, spec_settings), run_settings))
-
-    steps = sum(
-        transfer_steps(
+        steps = transfer_steps(
             variation,
             strategies,
-            s["epochs"],
-            s["distill_epochs"],
-            s["finetune_epochs"],
+            run_settings["epochs"],
+            run_settings["distill_epochs"],
+            run_settings["finetune_epochs"],
         )
-        for _, _, s in runs
-    )
+        runs.append((values, with_values(spec, spec_settings), run_settings, steps))
+
+    total = sum(run[3] for run in runs)
     results: list[dict[str, np.ndarray]] = []
-    with progress_bar(total=steps, desc="sweep transfer", unit="step", enabled=progress) as bar:
-        for i, (values, point_spec, run_settings) in enumerate(runs):
+    with progress_bar(total=total, desc="sweep transfer", unit="step", enabled=progress) as bar:
+        for i, (values, point_spec, run_settings, steps) in enumerate(runs):
             name = f"chunk-{i:06d}"
             result = chunks.load(name)
             if result is None:
@@ -162,15 +166,7 @@ def sweep_transfer(
                 result = {k: ds[k].values for k in (*_RESULTS, *_COSTS)}
                 chunks.save(name, result)
             else:
-                bar.update(
-                    transfer_steps(
-                        variation,
-                        strategies,
-                        run_settings["epochs"],
-                        run_settings["distill_epochs"],
-                        run_settings["finetune_epochs"],
-                    )
-                )
+                bar.update(steps)
             results.append(result)
             if on_chunk is not None:
                 on_chunk(i + 1)
@@ -221,17 +217,7 @@ def _dataset(
     if "variation" not in g.values:
         ds = ds.isel(variation=0)
     ds = ds.transpose(*swept, ..., "strategy", "chip", missing_dims="ignore")
-    label(ds, g)
-    ds["variation"].attrs.update(units="1", long_name="multiplier on all identity spreads")
-    task = f"test accuracy on {data.name}"
-    ds["source_accuracy"].attrs.update(units="1", long_name=f"source chip (in situ) {task}")
-    ds["strategy_source_accuracy"].attrs.update(
-        units="1", long_name=f"{task} of what each strategy copies from"
-    )
-    ds["target_accuracy"].attrs.update(units="1", long_name=f"target chip {task}")
-    ds["transfer_loss"].attrs.update(units="1", long_name="source accuracy minus target accuracy")
-    for key, text in COSTS.items():
-        ds[key].attrs.update(units="1", long_name=text)
+    label_transfer(label(ds, g), data.name)
     ds.attrs.update(
         provenance_attrs(
             spec,

@@ -466,18 +466,7 @@ class _Run:
                 "chip": np.arange(self.chips, dtype=np.int32),
             },
         )
-        task = f"test accuracy on {self.data.name}"
-        ds["variation"].attrs.update(units="1", long_name="multiplier on all identity spreads")
-        ds["source_accuracy"].attrs.update(units="1", long_name=f"source chip (in situ) {task}")
-        ds["strategy_source_accuracy"].attrs.update(
-            units="1", long_name=f"{task} of what each strategy copies from"
-        )
-        ds["target_accuracy"].attrs.update(units="1", long_name=f"target chip {task}")
-        ds["transfer_loss"].attrs.update(
-            units="1", long_name="source accuracy minus target accuracy"
-        )
-        for name, text in COSTS.items():
-            ds[name].attrs.update(units="1", long_name=text)
+        label_transfer(ds, self.data.name)
         ds.attrs.update(
             provenance_attrs(
                 self.spec,
@@ -490,6 +479,21 @@ class _Run:
             )
         )
         return ds
+
+
+def label_transfer(ds: xr.Dataset, dataset: str) -> xr.Dataset:
+    """Units and long names of the transfer experiment's variables (in place; returned)."""
+    task = f"test accuracy on {dataset}"
+    ds["variation"].attrs.update(units="1", long_name="multiplier on all identity spreads")
+    ds["source_accuracy"].attrs.update(units="1", long_name=f"source chip (in situ) {task}")
+    ds["strategy_source_accuracy"].attrs.update(
+        units="1", long_name=f"{task} of what each strategy copies from"
+    )
+    ds["target_accuracy"].attrs.update(units="1", long_name=f"target chip {task}")
+    ds["transfer_loss"].attrs.update(units="1", long_name="source accuracy minus target accuracy")
+    for name, text in COSTS.items():
+        ds[name].attrs.update(units="1", long_name=text)
+    return ds
 
 
 def _deploy_spec(spec: HardwareSpec, variation: float) -> HardwareSpec:
