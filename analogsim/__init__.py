@@ -21,6 +21,8 @@ from ._data import load_digits as load_digits
 from ._data import load_npz as load_npz
 from ._distill import distill_loss as distill_loss
 from ._distill import soft_targets as soft_targets
+from ._distributed import initialize_distributed as initialize_distributed
+from ._distributed import is_main_process as is_main_process
 from ._forward import analog_linear as analog_linear
 from ._forward import apply_analog as apply_analog
 from ._in_situ_fleet import TrainingError as TrainingError
@@ -30,6 +32,7 @@ from ._in_situ_fleet import train_fleet as train_fleet
 from ._keys import chip_key as chip_key
 from ._keys import root_key as root_key
 from ._keys import stream as stream
+from ._mesh import chip_mesh as chip_mesh
 from ._networks import Conv2d as Conv2d
 from ._networks import Dense as Dense
 from ._networks import Network as Network

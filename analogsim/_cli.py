@@ -18,6 +18,7 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     ).strip()
 
 
+from ._cli_devices import add_device_args, start_devices
 from ._cli_sweep import add_sweep_parser, cmd_sweep
 from ._cli_types import (
     CommandError,
@@ -30,6 +31,8 @@ from ._cli_types import (
     str_list,
     wire_settings,
 )
+
+FLEET_COMMANDS = ("simulate", "train", "transfer", "sweep")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -59,6 +62,7 @@ def _build_parser() -> argparse.ArgumentParser:
     xf.add_argument("--temperature", type=positive_float, default=2.0, help="distillation T")
     xf.add_argument("--finetune-examples", type=positive_int, default=100, help="labels budget")
     add_wire_args(xf)
+    add_device_args(xf)
     xf.add_argument("--out", default="out", help="output folder")
     xf.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -84,6 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--epochs", type=positive_int, default=60, help="digital training epochs")
     sim.add_argument("--chunk-size", type=positive_int, default=64, help="chips per compiled call")
     add_wire_args(sim)
+    add_device_args(sim)
     sim.add_argument("--out", default="out", help="output folder")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -97,6 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=positive_float, default=None, help="learning rate")
     tr.add_argument("--batch-size", type=positive_int, default=None)
     add_wire_args(tr)
+    add_device_args(tr)
     tr.add_argument("--out", default="out")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -160,6 +166,7 @@ def _cmd_transfer(args: argparse.Namespace) -> None:
             temperature=args.temperature,
             finetune_examples=min(args.finetune_examples, data.x_train.shape[0]),
             progress=not args.quiet,
+            devices=args.devices,
         )
     except TrainingError as err:
         raise CommandError(str(err)) from None
@@ -256,6 +263,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         method=args.program,
         chunk_size=args.chunk_size,
         progress=not args.quiet,
+        devices=args.devices,
     )
     out = Path(args.out)
     nc = write_dataset(ds, out / "simulate.nc")
@@ -308,6 +316,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
             batch_size=args.batch_size,
             learning_rate=args.lr,
             progress=not args.quiet,
+            devices=args.devices,
         )
     except TrainingError as err:
         raise CommandError(str(err)) from None
@@ -427,8 +436,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from device_models import ParameterError
 
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = _build_parser().parse_args(argv)
         _enable_compilation_cache()
+        if args.command in FLEET_COMMANDS:
+            start_devices(args, argv)
         commands = {
             "transfer": _cmd_transfer,
             "sweep": cmd_sweep,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._cli_devices import add_device_args
 from ._cli_types import (
     CommandError,
     add_wire_args,
@@ -70,6 +71,7 @@ def add_sweep_parser(sub: Any) -> None:
         "--chunk-size", type=positive_int, default=None, help="pairs per call (simulate, train)"
     )
     add_wire_args(sw)
+    add_device_args(sw)
     sw.add_argument("--out", default="out", help="output folder (holds the resumable store)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -157,7 +159,13 @@ def _run(
     from ._in_situ_fleet import TrainingError
 
     data = load_digits()
-    common = dict(chips=chips, seed=args.seed, store=store, progress=not args.quiet)
+    common = dict(
+        chips=chips,
+        seed=args.seed,
+        store=store,
+        progress=not args.quiet,
+        devices=args.devices,
+    )
     try:
         if args.experiment == "simulate":
             from ._keys import root_key

@@ -8,11 +8,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from ._chip import make_chip
 from ._forward import apply_analog
 from ._keys import chip_key, stream
+from ._mesh import chip_mesh, fleet_vmap, padded, shard_rows, to_host
 from ._networks import Network
 from ._program import ProgramMethod, program_chip
 from ._spec import HardwareSpec
@@ -57,14 +59,16 @@ def fleet_accuracy(
     x: Array,
     y: Array,
     method: ProgramMethod = "open-loop",
+    mesh: Mesh | None = None,
 ) -> Array:
-    """`chip_accuracy` of the chips `indices` (one compiled program), shape (chips, times).
+    """`chip_accuracy` of the chips `indices` (one compiled program), shape (chips, times),
+    the chips split over `mesh` (`fleet_vmap`; None: one device).
 
     Module-level, so repeated calls with new numbers (another seed, spec value or time grid
     of the same length) reuse the compiled program instead of tracing a fresh closure.
     """
     one = lambda i: chip_accuracy(spec, net, params, root, i, times, x, y, method=method)
-    return jax.vmap(one)(indices)
+    return fleet_vmap(one, mesh)(indices)
 
 
 def fleet_map(
@@ -73,19 +77,23 @@ def fleet_map(
     *,
     chunk_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    mesh: Mesh | None = None,
 ) -> np.ndarray:
     """Apply the jitted, chip-vmapped `fn(indices)` over chips 0..chips-1 in chunks.
 
     Every chunk has the same shape (the last is padded with repeated indices and trimmed),
-    so `fn` compiles once; `progress(n)` is called with the number of chips finished.
+    so `fn` compiles once; `progress(n)` is called with the number of chips finished. Each
+    chunk's indices are split over `mesh` (all devices by default), so a chunk is rounded
+    up to a multiple of the device count; results do not depend on either.
     """
-    chunk_size = max(1, min(chunk_size, chips))
+    mesh = chip_mesh() if mesh is None else mesh
+    chunk_size = padded(max(1, min(chunk_size, chips)), mesh)
     out = []
     for start in range(0, chips, chunk_size):
         idx = np.arange(start, start + chunk_size)
         valid = idx < chips
-        idx = np.where(valid, idx, chips - 1)
-        result = np.asarray(fn(jnp.asarray(idx, jnp.uint32)))
+        idx = np.where(valid, idx, chips - 1).astype(np.uint32)
+        result = to_host(fn(shard_rows(mesh, idx)))
         out.append(result[valid])
         if progress is not None:
             progress(int(valid.sum()))

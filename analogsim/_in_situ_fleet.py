@@ -15,12 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from ._chip import ChipIdentity
 from ._forward import apply_analog
 from ._in_situ import check_in_situ_spec, in_situ_step, init_in_situ, opt_init_tree
 from ._keys import stream
+from ._mesh import fleet_vmap, to_host
 from ._networks import Network
 from ._program import ChipState
 from ._spec import HardwareSpec
@@ -41,6 +43,7 @@ def init_fleet(
     variation: Array | None = None,
     names: tuple[str, ...] = (),
     values: Array | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[ChipIdentity, ChipState]:
     """Draw the chips `keys` (chip keys, shape (chips,)) and write `params` onto each
     (`init_in_situ`); returns identities and states with a leading chip axis.
@@ -48,13 +51,13 @@ def init_fleet(
     `variation` (chips,), when given, is each chip's own variation multiplier in place of
     `spec.variation`; more generally each chip c may have its own values `values[c]`
     (chips, len(names)) of the sweepable parameters `names` (`member_spec`). Both are traced:
-    a sweep over them compiles once.
+    a sweep over them compiles once. The chips are split over `mesh` (`fleet_vmap`).
     """
     if variation is not None:
         names, values = ("variation",), jnp.asarray(variation)[:, None]
     values = _member_values(keys, names, values)
     one = lambda k, v: init_in_situ(member_spec(spec, names, v), net, params, key=k)
-    return jax.vmap(one)(keys, values)
+    return fleet_vmap(one, mesh)(keys, values)
 
 
 def member_spec(spec: HardwareSpec, names: tuple[str, ...], values: Array) -> HardwareSpec:
@@ -88,6 +91,7 @@ def in_situ_epoch(
     loss: Callable[[Array, Array], Array] = cross_entropy,
     names: tuple[str, ...] = (),
     values: Array | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[ChipState, Array, Array, Array]:
     """One epoch of in-situ SGD on every chip of a fleet, all in the same data order.
 
@@ -101,6 +105,7 @@ def in_situ_epoch(
         learning_rate: SGD step on the weight scale (traced): one for all chips, or (chips,).
         batch_size: examples per step (static); the last partial batch is dropped.
         names, values: each chip's own parameter values (chips, len(names)) (`init_fleet`).
+        mesh: the devices the chips are split over (`fleet_vmap`); None: one device.
 
     Returns:
         (state, mean loss (chips,), pulses fired (chips,), finite (chips, steps, layers + 1)):
@@ -138,7 +143,7 @@ def in_situ_epoch(
         state, (values, fired, finite) = jax.lax.scan(step, state, (jnp.arange(steps), batches))
         return state, values.mean(), fired.sum(), finite
 
-    return jax.vmap(one)(chip, state, keys, values, rates)
+    return fleet_vmap(one, mesh)(chip, state, keys, values, rates)
 
 
 def raise_if_not_finite(
@@ -180,17 +185,18 @@ def fleet_state_accuracy(
     t: Array,
     names: tuple[str, ...] = (),
     values: Array | None = None,
+    mesh: Mesh | None = None,
 ) -> Array:
     """Test accuracy of each chip of a fleet as it stands (leading chip axis), read `t` s after
     programming with read key `stream(key, "read", 0)`; shape (chips,). `names`, `values`:
-    each chip's own parameter values (`init_fleet`)."""
+    each chip's own parameter values (`init_fleet`); `mesh`: as for `init_fleet`."""
 
     def one(chip: ChipIdentity, state: ChipState, key: Array, vals: Array) -> Array:
         spec_c = member_spec(spec, names, vals)
         logits = apply_analog(spec_c, net, chip, state, x, t=t, key=stream(key, "read", 0))
         return accuracy(logits, y)
 
-    return jax.vmap(one)(chip, state, keys, _member_values(keys, names, values))
+    return fleet_vmap(one, mesh)(chip, state, keys, _member_values(keys, names, values))
 
 
 def train_fleet(
@@ -213,6 +219,7 @@ def train_fleet(
     names: tuple[str, ...] = (),
     values: Array | None = None,
     member: Callable[[int], str] = lambda c: f"chip {c}",
+    mesh: Mesh | None = None,
 ) -> tuple[ChipState, np.ndarray, np.ndarray, list[float]]:
     """`epochs` in-situ epochs of a fleet (`in_situ_epoch`), checked for non-finite numbers.
 
@@ -220,7 +227,8 @@ def train_fleet(
     with `fold_in(shuffle, e)`; chip c's update at global step s draws from
     `stream(keys[c], "update", s)`. `on_epoch` is called after each epoch (a progress bar).
     `learning_rate` is one number or one per chip; `names`, `values` give each chip its own
-    parameter values (`init_fleet`); `member(c)` names member c in an error.
+    parameter values (`init_fleet`); `member(c)` names member c in an error; the chips are
+    split over `mesh` (`fleet_vmap`).
 
     Returns:
         (state, mean loss (chips, epochs), pulses fired (chips,), seconds per epoch).
@@ -250,10 +258,12 @@ def train_fleet(
             loss=loss,
             names=names,
             values=values,
+            mesh=mesh,
         )
+        finite, value, fired = to_host((finite, value, fired))
         raise_if_not_finite(finite, e, what, member)
-        losses.append(np.asarray(value))
-        pulses = pulses + np.asarray(fired, np.int64)
+        losses.append(value)
+        pulses = pulses + fired.astype(np.int64)
         seconds.append(time.perf_counter() - started)
         if on_epoch is not None:
             on_epoch()
@@ -277,16 +287,18 @@ def learn_fleet(
     names: tuple[str, ...] = (),
     values: Array | None = None,
     member: Callable[[int], str] = lambda c: f"chip {c}",
+    mesh: Mesh | None = None,
 ) -> dict[str, object]:
     """Write `params` onto the chips `keys` (`init_fleet`), train them in situ (`train_fleet`,
-    labels `train` = (x, y)) and read their accuracy on `test` 1 s later.
+    labels `train` = (x, y)) and read their accuracy on `test` 1 s later, the chips split
+    over `mesh` (`fleet_vmap`).
 
     Returns:
         Dict: `test_accuracy` (chips,), `loss` (chips, epochs), `pulses` (chips,),
         `epoch_seconds` (epochs,), and `state`, `chip` with a leading chip axis.
     """
     spec = check_in_situ_spec(spec)
-    point = dict(names=names, values=values)
+    point = dict(names=names, values=values, mesh=mesh)
     chip, state = init_fleet(spec, net, params, keys, **point)
     state, losses, pulses, seconds = train_fleet(
         spec,
@@ -307,7 +319,7 @@ def learn_fleet(
     t = jnp.float32(1.0)
     acc = fleet_state_accuracy(spec, net, chip, state, *test, keys, t, **point)
     return {
-        "test_accuracy": np.asarray(acc),
+        "test_accuracy": to_host(acc),
         "loss": losses,
         "pulses": pulses,
         "epoch_seconds": np.asarray(seconds),

@@ -14,6 +14,7 @@ import equinox as eqx
 import numpy as np
 import xarray as xr
 
+from ._distributed import is_main_process
 from ._spec import HardwareSpec
 from ._version import __version__
 
@@ -69,8 +70,13 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
 
 def write_atomic(path: str | Path, write: Callable[[str], object]) -> Path:
     """Create `path` all at once: `write(tmp)` fills a temporary file in the same folder,
-    which is then renamed into place with the permissions of a normally created file."""
+    which is then renamed into place with the permissions of a normally created file.
+
+    In a run over several processes only process 0 writes; the others return `path`.
+    """
     path = Path(path)
+    if not is_main_process():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)

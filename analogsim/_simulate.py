@@ -14,6 +14,7 @@ from device_models._checks import ParameterError, check_int_range, check_nonnega
 from ._data import Dataset
 from ._fleet import fleet_accuracy, fleet_map
 from ._keys import root_key
+from ._mesh import chip_mesh
 from ._networks import Network, apply_digital
 from ._program import ProgramMethod
 from ._progress import progress_bar
@@ -36,6 +37,7 @@ def simulate(
     method: ProgramMethod = "open-loop",
     chunk_size: int = 64,
     progress: bool = False,
+    devices: int | None = None,
 ) -> xr.Dataset:
     """Program `params` onto `chips` chips and measure test accuracy at each time.
 
@@ -49,6 +51,8 @@ def simulate(
         method: "open-loop" or "verify" (program-and-verify).
         chunk_size: chips per compiled call (bounds memory; results do not depend on it).
         progress: show a progress bar over chips.
+        devices: each chunk's chips are split over this many devices (all JAX sees by
+            default; `chip_mesh`); results do not depend on it.
 
     Returns:
         Dataset with `accuracy` (chip, t), `digital_accuracy` (scalar) and provenance attrs.
@@ -62,11 +66,12 @@ def simulate(
     x, y = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     t = jnp.asarray(times, jnp.float32)
     root = root_key(seed)
+    mesh = chip_mesh(devices)
     digital = float(accuracy(apply_digital(net, params, x), y))
 
-    run = lambda idx: fleet_accuracy(spec, net, params, root, idx, t, x, y, method)
+    run = lambda idx: fleet_accuracy(spec, net, params, root, idx, t, x, y, method, mesh)
     with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
-        acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update)
+        acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update, mesh=mesh)
     ds = xr.Dataset(
         {
             "accuracy": (("chip", "t"), acc.astype(np.float64)),

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from device_models._checks import ParameterError, check_int_range
@@ -26,6 +27,7 @@ from device_models._checks import ParameterError, check_int_range
 from ._data import Dataset
 from ._fleet import chip_accuracy
 from ._keys import root_key
+from ._mesh import chip_mesh, fleet_vmap
 from ._networks import Network, apply_digital
 from ._program import ProgramMethod
 from ._provenance import provenance_attrs
@@ -52,14 +54,16 @@ def _simulate_pairs(
     x: Array,
     y: Array,
     method: ProgramMethod,
+    mesh: Mesh | None = None,
 ) -> Array:
-    """Accuracy (pairs, times) of chip `chips[p]` with the parameters `names` at `values[p]`."""
+    """Accuracy (pairs, times) of chip `chips[p]` with the parameters `names` at `values[p]`,
+    the pairs split over `mesh` (`fleet_vmap`)."""
 
     def one(vals: Array, chip: Array) -> Array:
         point = with_params(spec, names, vals)
         return chip_accuracy(point, net, params, root, chip, times, x, y, method=method)
 
-    return jax.vmap(one)(values, chips)
+    return fleet_vmap(one, mesh)(values, chips)
 
 
 def sweep_simulate(
@@ -76,6 +80,7 @@ def sweep_simulate(
     store: str | Path | None = None,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    devices: int | None = None,
 ) -> xr.Dataset:
     """Test accuracy of `params` programmed on `chips` chips at every point of `grid`.
 
@@ -89,6 +94,8 @@ def sweep_simulate(
         store: folder for finished chunks and their manifest (resumable); None keeps all in
             memory.
         on_chunk: called with the number of chunks finished so far (after each chunk).
+        devices: each chunk's pairs are split over this many devices (all JAX sees by
+            default); results and the store do not depend on it.
 
     Returns:
         Dataset with `accuracy` (one dim per swept parameter in `grid` order, then `chip`),
@@ -100,6 +107,7 @@ def sweep_simulate(
         StoreMismatchError: `store` holds chunks of another sweep (they are left untouched).
     """
     check_int_range("chips", chips, 1, 10**9)
+    mesh = chip_mesh(devices)
     g = make_grid(spec, grid, other=("t",))
     if "t" in g.values and min(g.values["t"]) < 0:
         raise ParameterError(f"t must be >= 0 seconds; got {min(g.values['t'])}")
@@ -121,7 +129,7 @@ def sweep_simulate(
     def compute(group_spec: HardwareSpec, values: Array, index: Array, tick: Any) -> Any:
         t = jnp.asarray(times)
         acc = _simulate_pairs(
-            group_spec, g.traced, values, net, params, root, index, t, x, y, method
+            group_spec, g.traced, values, net, params, root, index, t, x, y, method, mesh
         )
         tick()
         return {"accuracy": acc}
@@ -136,6 +144,7 @@ def sweep_simulate(
         progress=progress,
         desc="sweep",
         on_chunk=on_chunk,
+        mesh=mesh,
     )
     names = list(g.values)
     dims = [*g.static, *g.traced, "chip", "t"]

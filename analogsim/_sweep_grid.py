@@ -16,13 +16,14 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from device_models._checks import ParameterError
 
+from ._mesh import chip_mesh, padded, shard_rows, to_host
 from ._networks import Network
 from ._progress import progress_bar
 from ._provenance import describe
@@ -147,6 +148,7 @@ def run_pairs(
     steps_per_chunk: int = 1,
     unit: str = "chunk",
     on_chunk: Callable[[int], None] | None = None,
+    mesh: Mesh | None = None,
 ) -> dict[str, np.ndarray]:
     """Run `compute` over every (grid point, chip) pair in chunks of `chunk_size` pairs.
 
@@ -154,8 +156,10 @@ def run_pairs(
     chunk's traced values (chunk_size, len(grid.traced)) and chip indices (chunk_size,)
     uint32, and returns named arrays with a leading pair axis; it calls `tick()` after each
     of its `steps_per_chunk` steps (the progress bar counts them in `unit`). Every call has
-    the same shape: the last chunk repeats the last pair. Finished chunks are kept in `store`
-    and not recomputed.
+    the same shape: the last chunk repeats the last pair. A chunk's pairs are split over
+    `mesh` (all devices by default), padded to a multiple of its device count with repeats
+    of the last pair; neither the padding nor the device count reaches the store or the
+    results. Finished chunks are kept in `store` and not recomputed.
 
     Returns:
         name -> array of shape (*grid.shape, chips, ...).
@@ -168,6 +172,8 @@ def run_pairs(
     out: dict[str, np.ndarray] = {}
     done = 0
     total = len(groups) * per_group * steps_per_chunk
+    mesh = chip_mesh() if mesh is None else mesh
+    width = padded(chunk_size, mesh)
     with progress_bar(total=total, desc=desc, unit=unit, enabled=progress) as bar:
         for gi, (group, settings) in enumerate(groups):
             group_spec = traced(with_static(spec, settings))
@@ -177,11 +183,11 @@ def run_pairs(
                 name = f"chunk-{gi:04d}-{k:06d}"
                 result = store.load(name)
                 if result is None:
-                    p = np.minimum(np.arange(start, start + chunk_size), pairs - 1)
-                    values = jnp.asarray(points[p // chips])
-                    index = jnp.asarray((p % chips).astype(np.uint32))
+                    p = np.minimum(np.arange(start, start + width), pairs - 1)
+                    values = shard_rows(mesh, points[p // chips].astype(np.float32))
+                    index = shard_rows(mesh, (p % chips).astype(np.uint32))
                     result = compute(group_spec, values, index, lambda: bar.update(1))
-                    result = {key: np.asarray(v)[: stop - start] for key, v in result.items()}
+                    result = {key: to_host(v)[: stop - start] for key, v in result.items()}
                     store.save(name, result)
                 else:
                     bar.update(steps_per_chunk)

@@ -25,6 +25,7 @@ from ._data import Dataset
 from ._in_situ import check_in_situ_spec
 from ._in_situ_fleet import learn_fleet
 from ._keys import chip_key, root_key, stream
+from ._mesh import chip_mesh, to_host
 from ._networks import Network, init_params
 from ._provenance import provenance_attrs
 from ._spec import HardwareSpec
@@ -50,6 +51,7 @@ def sweep_train(
     store: str | Path | None = None,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    devices: int | None = None,
 ) -> xr.Dataset:
     """Train `chips` chips in situ at every point of `grid` and measure them.
 
@@ -64,6 +66,8 @@ def sweep_train(
         store: folder for finished chunks and their manifest (resumable); None keeps all in
             memory.
         on_chunk: called with the number of chunks finished so far.
+        devices: each chunk's pairs are split over this many devices (all JAX sees by
+            default); results and the store do not depend on it.
 
     Returns:
         Dataset with `test_accuracy` (one dim per swept parameter, then `chip`; read 1 s
@@ -82,6 +86,7 @@ def sweep_train(
     check_int_range("batch_size", batch_size, 1, 1 << 20)
     check_int_range("chunk_size", chunk_size, 1, 1 << 20)
     check_range("learning_rate", learning_rate, 0.0, low_open=True)
+    mesh = chip_mesh(devices)
     g = make_grid(spec, grid, traced_settings=("learning_rate",))
     for rate in g.values.get("learning_rate", []):
         check_range("learning_rate", rate, 0.0, low_open=True)
@@ -113,9 +118,9 @@ def sweep_train(
         rate = learning_rate if rate_column is None else values[:, rate_column]
 
         def member(c: int) -> str:
-            pairs = zip(g.traced, np.asarray(values[c]), strict=True)
+            pairs = zip(g.traced, to_host(values)[c], strict=True)
             where = ", ".join(f"{n} = {float(v):g}" for n, v in pairs)
-            return f"{where + ', ' if where else ''}chip {int(index[c])}"
+            return f"{where + ', ' if where else ''}chip {int(to_host(index)[c])}"
 
         out = learn_fleet(
             group_spec,
@@ -133,6 +138,7 @@ def sweep_train(
             names=names,
             values=vals,
             member=member,
+            mesh=mesh,
         )
         return {k: out[k] for k in ("test_accuracy", "loss", "pulses")}
 
@@ -148,6 +154,7 @@ def sweep_train(
         steps_per_chunk=epochs,
         unit="epoch",
         on_chunk=on_chunk,
+        mesh=mesh,
     )
     dims = [*g.static, *g.traced, "chip"]
     swept = list(g.values)

@@ -24,6 +24,7 @@ from device_models._checks import ParameterError, check_int_range
 from ._data import Dataset
 from ._in_situ import check_in_situ_spec
 from ._in_situ_fleet import TrainingError
+from ._mesh import chip_mesh
 from ._networks import Network
 from ._progress import progress_bar
 from ._provenance import provenance_attrs
@@ -69,6 +70,7 @@ def sweep_transfer(
     store: str | Path | None = None,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    devices: int | None = None,
     **settings: Any,
 ) -> xr.Dataset:
     """The weight-transfer experiment (`transfer`) at every point of `grid`.
@@ -81,6 +83,8 @@ def sweep_transfer(
             `STATIC`, or an experiment setting of `SETTINGS` (e.g. `finetune_examples`).
         chips: target chips per point.
         strategies: any of `STRATEGIES`.
+        devices: each point's chips are split over this many devices (all JAX sees by
+            default); results and the store do not depend on it.
         settings: fixed `transfer` settings (epochs, temperature, ...) for every point.
 
     Returns:
@@ -97,6 +101,7 @@ def sweep_transfer(
     spec = check_in_situ_spec(spec)
     strategies = check_strategies(strategies)
     check_int_range("chips", chips, 1, 1 << 16)
+    chip_mesh(devices)  # a bad device count is refused before the store exists
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise ParameterError(
@@ -158,6 +163,7 @@ def sweep_transfer(
                         strategies=strategies,
                         seed=seed,
                         bar=bar,
+                        devices=devices,
                         **run_settings,
                     )
                 except TrainingError as err:

@@ -13,11 +13,12 @@ from device_models import PRESETS, PULSE_PRESETS, get_device, get_pulse_response
 from device_models._checks import ParameterError, check_int_range, check_range
 
 from ._data import Dataset
-from ._fleet import fleet_accuracy
+from ._fleet import fleet_accuracy, fleet_map
 from ._hardware_aware import train_hardware_aware
 from ._in_situ import check_in_situ_spec
 from ._in_situ_fleet import learn_fleet
 from ._keys import chip_key, root_key, stream
+from ._mesh import chip_mesh
 from ._networks import Network, apply_digital, init_params
 from ._progress import progress_bar
 from ._provenance import provenance_attrs
@@ -56,11 +57,13 @@ def train_in_situ(
     learning_rate: float = 0.2,
     max_pulses: int = 31,
     progress: bool = False,
+    devices: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Train `chips` chips in situ in one vmapped run, all from the same start and data order.
 
     Chip i is `chip_key(root_key(seed), i)`; the starting weights come from
     `stream(root, "train", 0)` and epoch e's shuffle from `stream(root, "train", 1, e)`.
+    The chips are split over `devices` devices (all by default; `chip_mesh`).
 
     Returns:
         Dict of arrays: `test_accuracy` (chips,), `loss` (chips, epochs), `pulses`
@@ -78,6 +81,7 @@ def train_in_situ(
     data = data.for_network(net)
     root = root_key(seed)
     params0 = init_params(net, key=stream(root, "train", 0))
+    mesh = chip_mesh(devices)
     keys = jax.vmap(lambda i: chip_key(root, i))(jnp.arange(chips, dtype=jnp.uint32))
     with progress_bar(total=epochs, desc="in-situ training", unit="epoch", enabled=progress) as bar:
         return learn_fleet(
@@ -93,6 +97,7 @@ def train_in_situ(
             learning_rate=learning_rate,
             max_pulses=max_pulses,
             on_epoch=lambda: bar.update(1),
+            mesh=mesh,
         )
 
 
@@ -108,6 +113,7 @@ def train(
     batch_size: int | None = None,
     learning_rate: float | None = None,
     progress: bool = False,
+    devices: int | None = None,
 ) -> xr.Dataset:
     """Train by `mode` and measure test accuracy on `chips` chips.
 
@@ -115,6 +121,9 @@ def train(
     - hardware-aware: one set of float weights trained through a fresh chip per batch (Adam,
       batch 64, lr 3e-3), then programmed open loop onto each chip and read at t = 1 s;
     - digital: float weights (Adam), copied bit for bit to `chips` digital replicas.
+
+    The chips are split over `devices` devices (all JAX sees by default); results do not
+    depend on the count.
 
     Returns:
         Dataset: `test_accuracy` (chip), `loss` (chip, epoch), `digital_accuracy`, and for
@@ -138,6 +147,7 @@ def train(
             batch_size=batch_size or 16,
             learning_rate=learning_rate or 0.2,
             progress=progress,
+            devices=devices,
         )
         acc, loss = out["test_accuracy"], out["loss"]
         extra["pulses"] = (("chip",), out["pulses"])
@@ -169,11 +179,12 @@ def train(
         if mode == "digital":
             acc = np.full(chips, digital)  # bit-for-bit copies compute exactly the same
         else:
-            idx = jnp.arange(chips, dtype=jnp.uint32)
             t = jnp.ones(1, jnp.float32)  # read 1 s after programming
-            acc = np.asarray(
-                fleet_accuracy(spec, net, params, root_key(seed), idx, t, x_test, y_test)
-            )[:, 0]
+            root, mesh = root_key(seed), chip_mesh(devices)
+            run = lambda idx: fleet_accuracy(
+                spec, net, params, root, idx, t, x_test, y_test, "open-loop", mesh
+            )
+            acc = fleet_map(run, chips, chunk_size=chips, mesh=mesh)[:, 0]
     ds = xr.Dataset(
         {
             "test_accuracy": (("chip",), np.asarray(acc, np.float64)),

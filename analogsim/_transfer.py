@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from device_models._checks import ParameterError, check_int_range, check_range
@@ -32,6 +33,7 @@ from ._hardware_aware import train_hardware_aware_sweep
 from ._in_situ import check_in_situ_spec
 from ._in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
 from ._keys import chip_key, root_key, stream
+from ._mesh import chip_mesh, to_host
 from ._networks import Network, apply_digital, init_params
 from ._program import ChipState
 from ._progress import progress_bar
@@ -94,6 +96,7 @@ def transfer(
     probes: int = 8,
     progress: bool = False,
     bar: Any = None,
+    devices: int | None = None,
 ) -> xr.Dataset:
     """Train a source chip in situ at each variation value and move what it learned to
     `chips` target chips by each strategy.
@@ -117,6 +120,8 @@ def transfer(
             measurement.
         progress: show a progress bar; `bar`, when given, is an open bar (a sweep's) that
             the run advances by `transfer_steps(...)` instead.
+        devices: the source fleet (one chip per variation value) and the target chips are
+            split over this many devices (all JAX sees by default; `chip_mesh`).
 
     Returns:
         Dataset with `source_accuracy` (variation); `strategy_source_accuracy` (variation,
@@ -154,7 +159,8 @@ def transfer(
     distill_examples = n_train if distill_examples is None else distill_examples
     check_int_range("distill_examples", distill_examples, 1, n_train)
 
-    run = _Run(spec, net, data, chips, variation, strategies, seed, locals())
+    mesh = chip_mesh(devices)
+    run = _Run(spec, net, data, chips, variation, strategies, seed, locals(), mesh)
     steps = transfer_steps(variation, strategies, epochs, distill_epochs, finetune_epochs)
     if bar is not None:
         return _run(run, bar)
@@ -197,6 +203,7 @@ class _Run:
         strategies: tuple[str, ...],
         seed: int,
         settings: dict[str, Any],
+        mesh: Mesh,
     ) -> None:
         self.spec, self.net, self.data = spec, net, data
         self.chips, self.variation, self.strategies, self.seed = chips, variation, strategies, seed
@@ -221,6 +228,7 @@ class _Run:
         self.root = root_key(seed)
         self.params0 = init_params(net, key=stream(self.root, "train", 0))
         self.key_a = stream(self.root, "source")
+        self.mesh = mesh  # every fleet program splits its chips over it
         self.keys_b = jax.vmap(lambda i: chip_key(stream(self.root, "target"), i))(
             jnp.arange(chips, dtype=jnp.uint32)
         )
@@ -238,7 +246,9 @@ class _Run:
     def train_sources(self, epochs: int, learning_rate: float, batch_size: int) -> None:
         v = jnp.asarray(self.variation, jnp.float32)
         keys_a = jax.vmap(lambda _: self.key_a)(jnp.arange(len(self.variation)))
-        self.chip_a, self.state_a = init_fleet(self.spec, self.net, self.params0, keys_a, v)
+        self.chip_a, self.state_a = init_fleet(
+            self.spec, self.net, self.params0, keys_a, v, mesh=self.mesh
+        )
         x, y = jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train)
         self.state_a, *_ = train_fleet(
             self.spec,
@@ -254,8 +264,9 @@ class _Run:
             learning_rate=learning_rate,
             what="source training",
             on_epoch=lambda: self.bar.update(1),
+            mesh=self.mesh,
         )
-        self.source = np.asarray(self._accuracy(self.chip_a, self.state_a, keys_a))
+        self.source = to_host(self._accuracy(self.chip_a, self.state_a, keys_a))
 
     def _accuracy(
         self, chips: Any, states: ChipState, keys: Array, spec: HardwareSpec | None = None
@@ -264,7 +275,7 @@ class _Run:
         spec = self.spec if spec is None else spec
         t = jnp.float32(1.0)
         return fleet_state_accuracy(
-            spec, self.net, chips, states, self.x_test, self.y_test, keys, t
+            spec, self.net, chips, states, self.x_test, self.y_test, keys, t, mesh=self.mesh
         )
 
     # --- the strategies at one variation value --------------------------------------------
@@ -285,17 +296,19 @@ class _Run:
             probes=s["probes"],
         )
         v = jnp.full((self.chips,), self.variation[vi], jnp.float32)
-        chips_b = draw_fleet(self.spec, self.net.shapes, self.keys_b, v)
+        chips_b = draw_fleet(self.spec, self.net.shapes, self.keys_b, v, self.mesh)
         copied = None
         for name in self.strategies:
             if name == "conductances":
-                st, cyc, wr = fleet_write_conductances(self.spec, chips_b, g, state_a, self.keys_b)
+                st, cyc, wr = fleet_write_conductances(
+                    self.spec, chips_b, g, state_a, self.keys_b, self.mesh
+                )
                 self._record(name, chips_b, st, self.source[vi], read_cycles=cyc + g_cycles)
                 self._cost(name, device_writes=wr)
                 self.bar.update(1)
             if name == "weights" or (name in ("distill", "finetune") and copied is None):
                 copied = fleet_write_weights(
-                    self.spec, chips_b, w, state_a, self.keys_b, probes=s["probes"]
+                    self.spec, chips_b, w, state_a, self.keys_b, probes=s["probes"], mesh=self.mesh
                 )
                 if name == "weights":
                     st, cyc, wr = copied
@@ -315,14 +328,14 @@ class _Run:
         self, name: str, chips: Any, states: ChipState, source: float, **costs: Any
     ) -> None:
         si = self.strategies.index(name)
-        self.target[self.vi, si] = np.asarray(self._accuracy(chips, states, self.keys_b))
+        self.target[self.vi, si] = to_host(self._accuracy(chips, states, self.keys_b))
         self.strategy_source[self.vi, si] = source
         self._cost(name, **costs)
 
     def _cost(self, name: str, **costs: Any) -> None:
         si = self.strategies.index(name)
         for cost, value in costs.items():
-            self.costs[cost][self.vi, si] += np.asarray(value, np.int64)
+            self.costs[cost][self.vi, si] += np.asarray(to_host(value), np.int64)
 
     def _teach(
         self,
@@ -353,6 +366,7 @@ class _Run:
             loss=loss,
             what=name,
             on_epoch=lambda: self.bar.update(1),
+            mesh=self.mesh,
         )
         batch_size = min(batch_size, x.shape[0])
         examples = epochs * (x.shape[0] // batch_size) * batch_size
@@ -365,7 +379,7 @@ class _Run:
             state, cyc, wr = copied
             self._cost("distill", read_cycles=cyc + w_cycles, device_writes=wr)
         else:
-            _, state = init_fleet(self.spec, self.net, self.params0, self.keys_b, v)
+            _, state = init_fleet(self.spec, self.net, self.params0, self.keys_b, v, mesh=self.mesh)
             self._cost("distill", device_writes=2 * sum(np.prod(sh) for sh in self.net.shapes))
         temperature = jnp.float32(s["temperature"])
         targets = soft_targets(logits, temperature)
@@ -415,13 +429,13 @@ class _Run:
         params = take(self._hwa, self.vi)
         # A and the targets as one fleet (A first): one compiled program for all of them
         keys = jnp.concatenate([self.key_a[None], self.keys_b])
-        chips = draw_fleet(spec, self.net.shapes, keys, jnp.full((self.chips + 1,), v))
-        states, writes = fleet_program(spec, chips, params, keys)
-        acc = np.asarray(self._accuracy(chips, states, keys, spec))
+        chips = draw_fleet(spec, self.net.shapes, keys, jnp.full((self.chips + 1,), v), self.mesh)
+        states, writes = fleet_program(spec, chips, params, keys, self.mesh)
+        acc = to_host(self._accuracy(chips, states, keys, spec))
         si = self.strategies.index("hardware-aware")
         self.target[self.vi, si] = acc[1:]
         self.strategy_source[self.vi, si] = acc[0]
-        writes = writes[1:]
+        writes = to_host(writes)[1:]
         rows = sum(r for r, _ in self.net.shapes)
         self._cost("hardware-aware", device_writes=writes, read_cycles=verify_read_cycles(rows))
         self.bar.update(1)

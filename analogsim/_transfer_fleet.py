@@ -1,7 +1,8 @@
 """The transfer strategies as compiled programs over a fleet of target chips.
 
 Each function is module-level and compiled once per shape; spec numbers (the variation
-multiplier among them) are traced, so a variation sweep reuses every program. The source
+multiplier among them) are traced, so a variation sweep reuses every program. Each takes the
+`mesh` its chips are split over (`fleet_vmap`; None: one device). The source
 chip is measured once; each target chip is then written from that one measurement.
 """
 
@@ -12,12 +13,14 @@ from collections.abc import Sequence
 
 import equinox as eqx
 import jax
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from ._chip import ChipIdentity, make_chip
 from ._copy import measure_conductances, measure_weights, write_conductances, write_weights
 from ._forward import apply_analog
 from ._keys import stream
+from ._mesh import fleet_vmap
 from ._networks import Network
 from ._program import ChipState, program_chip_counted
 from ._spec import HardwareSpec
@@ -25,14 +28,18 @@ from ._spec import HardwareSpec
 
 @eqx.filter_jit
 def draw_fleet(
-    spec: HardwareSpec, shapes: Sequence[tuple[int, int]], keys: Array, variation: Array
+    spec: HardwareSpec,
+    shapes: Sequence[tuple[int, int]],
+    keys: Array,
+    variation: Array,
+    mesh: Mesh | None = None,
 ) -> ChipIdentity:
     """The identities of chips `keys` (chips,) at variation multipliers `variation` (chips,),
     drawn as `init_in_situ` draws them (from `stream(key, "identity")`)."""
     one = lambda k, v: make_chip(
         dataclasses.replace(spec, variation=v), shapes, key=stream(k, "identity")
     )
-    return jax.vmap(one)(keys, variation)
+    return fleet_vmap(one, mesh)(keys, variation)
 
 
 @eqx.filter_jit
@@ -69,13 +76,14 @@ def fleet_write_conductances(
     conductances: list[Array],
     digital: ChipState,
     keys: Array,
+    mesh: Mesh | None = None,
 ) -> tuple[ChipState, Array, Array]:
     """`write_conductances` on every chip (leading axis), chip c from `stream(keys[c],
     "transfer", 0)`; returns (states, read cycles (chips,), device writes (chips,))."""
     one = lambda chip, k: write_conductances(
         spec, chip, conductances, digital, key=stream(k, "transfer", 0)
     )
-    return jax.vmap(one)(chips, keys)
+    return fleet_vmap(one, mesh)(chips, keys)
 
 
 @eqx.filter_jit
@@ -87,12 +95,13 @@ def fleet_write_weights(
     keys: Array,
     *,
     probes: int,
+    mesh: Mesh | None = None,
 ) -> tuple[ChipState, Array, Array]:
     """`write_weights` on every chip, chip c from `stream(keys[c], "transfer", 1)`."""
     one = lambda chip, k: write_weights(
         spec, chip, weights, digital, key=stream(k, "transfer", 1), probes=probes
     )
-    return jax.vmap(one)(chips, keys)
+    return fleet_vmap(one, mesh)(chips, keys)
 
 
 @eqx.filter_jit
@@ -101,13 +110,14 @@ def fleet_program(
     chips: ChipIdentity,
     params: Sequence[dict[str, Array]],
     keys: Array,
+    mesh: Mesh | None = None,
 ) -> tuple[ChipState, Array]:
     """Program-and-verify the same digital weights onto every chip, chip c from
     `stream(keys[c], "transfer", 4)`; returns (states, device writes (chips,))."""
     one = lambda chip, k: program_chip_counted(
         spec, chip, params, key=stream(k, "transfer", 4), method="verify"
     )
-    return jax.vmap(one)(chips, keys)
+    return fleet_vmap(one, mesh)(chips, keys)
 
 
 def take(tree: object, index: int) -> object:

@@ -10,6 +10,10 @@ os.environ["XLA_FLAGS"] = (
     + " --xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0"
 ).strip()
 
+# Most tests run their fleets on one device (padding a 4-chip fleet to 8 devices would double
+# its work on 2 cores); the sharding tests ask for their device counts explicitly.
+os.environ.setdefault("ANALOGSIM_DEVICES", "1")
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
 

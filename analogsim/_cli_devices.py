@@ -1,0 +1,69 @@
+"""Command-line options for devices and several processes, shared by the fleet commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from ._cli_types import int_arg, positive_int
+
+
+def add_device_args(parser: argparse.ArgumentParser) -> None:
+    """`--devices` and the multi-process launch flags (`_distributed`)."""
+    group = parser.add_argument_group("devices and processes")
+    group.add_argument(
+        "--devices",
+        type=positive_int,
+        default=None,
+        help="split the chips over this many devices (default: $ANALOGSIM_DEVICES, else all)",
+    )
+    group.add_argument(
+        "--coordinator",
+        default=None,
+        help="HOST:PORT of process 0, for a run over several processes ($ANALOGSIM_COORDINATOR)",
+    )
+    group.add_argument(
+        "--num-processes",
+        type=int_arg,
+        default=None,
+        help="processes in the run ($ANALOGSIM_NUM_PROCESSES)",
+    )
+    group.add_argument(
+        "--process-id",
+        type=int_arg,
+        default=None,
+        help="this process, 0..N-1 ($ANALOGSIM_PROCESS_ID)",
+    )
+
+
+def start_devices(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Join the process group if one is described, check `--devices` against what JAX sees,
+    and silence every process but process 0 (it alone prints and writes)."""
+    from ._distributed import initialize_distributed, is_main_process
+    from ._mesh import chip_mesh
+
+    initialize_distributed(
+        args.coordinator,
+        args.num_processes,
+        args.process_id,
+        command=_without_process_id(argv),
+    )
+    chip_mesh(args.devices)
+    if not is_main_process():
+        args.quiet = True
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the rest of the process)
+
+
+def _without_process_id(argv: Sequence[str]) -> list[str]:
+    """The command line minus `--process-id` (the one setting that differs by process)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--process-id":
+            skip = True
+        elif not item.startswith("--process-id="):
+            out.append(item)
+    return out
