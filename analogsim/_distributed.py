@@ -132,7 +132,13 @@ def check_same_launch(count: int, command: Sequence[str] = ()) -> None:
     text = "\0".join(command).encode()
     digest = int.from_bytes(hashlib.sha256(text).digest()[:3], "big")  # fits int32
     mine = np.asarray([count, digest], np.int32)
-    every = np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, 2)
+    try:
+        every = np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, 2)
+    except Exception as err:  # noqa: BLE001  (a peer that stopped surfaces as several types)
+        raise ParameterError(
+            "the processes could not compare their launch settings; another process stopped "
+            f"(see its error) or was launched differently: {str(err).splitlines()[0:1]}"
+        ) from None
     for p, (their_count, their_digest) in enumerate(every):
         if their_count != count:
             raise ParameterError(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import analogsim as A
+from analogsim._cli import main
 from analogsim._in_situ_fleet import fleet_state_accuracy, init_fleet
 from analogsim._mesh import chip_mesh, padded, shard_rows, to_host
 from analogsim._train import train_in_situ
@@ -175,3 +176,40 @@ def test_sweeps_do_not_depend_on_device_count_or_store(small, tmp_path):
     fresh = A.sweep_train(spec, NET, small, grid, devices=8, **kw)
     np.testing.assert_allclose(fresh["test_accuracy"], one["test_accuracy"], atol=0.02)
     np.testing.assert_allclose(fresh["loss"], one["loss"], rtol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["simulate", "--devices", "9"], "devices must be between 1 and 8"),
+        (["simulate", "--devices", "0"], "--devices: must be >= 1, got 0"),
+        (["train", "--devices", "-2"], "--devices: must be >= 1, got -2"),
+        (["transfer", "--num-processes", "2"], "missing --coordinator"),
+        (
+            ["simulate", "--coordinator", "nohost", "--num-processes", "2", "--process-id", "0"],
+            "HOST:PORT",
+        ),
+        (
+            [
+                "simulate",
+                "--coordinator",
+                "localhost:5",
+                "--num-processes",
+                "0",
+                "--process-id",
+                "0",
+            ],
+            "num_processes must be >= 1",
+        ),
+        (
+            ["sweep", "simulate", "--param", "variation=1", "--coordinator", "localhost:5"]
+            + ["--num-processes", "2", "--process-id", "2"],
+            "process_id must be between 0 and 1",
+        ),
+    ],
+)
+def test_bad_device_and_launch_input_exits_2(argv, needle, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
