@@ -10,15 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Full LLVM optimization makes XLA:CPU compile these programs ~5x slower for ~20% faster runs;
-# a command compiles once and runs briefly, so optimization level 1 wins. Set before JAX starts.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1"
-    ).strip()
-
-
-from ._cli_devices import add_device_args, start_devices
+from ._cli_devices import accelerator_installed, add_device_args, start_devices
 from ._cli_sweep import add_sweep_parser, cmd_sweep
 from ._cli_types import (
     CommandError,
@@ -31,6 +23,17 @@ from ._cli_types import (
     str_list,
     wire_settings,
 )
+
+# Full LLVM optimization makes XLA:CPU compile these programs ~5x slower for ~20% faster runs;
+# a command compiles once and runs briefly, so optimization level 1 wins. Set before JAX's
+# backend starts (at its first use, not at import), and only where it will be the CPU.
+if (
+    "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "")
+    and not accelerator_installed()
+):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1"
+    ).strip()
 
 FLEET_COMMANDS = ("simulate", "train", "transfer", "sweep")
 
@@ -279,12 +282,26 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     head = "chip  " + "".join(f"{_fmt_time(t):>10}" for t in times)
     print(head)
     print("-" * len(head))
-    for chip, row in zip(ds["chip"].values, acc, strict=True):
-        print(f"{chip:>4}  " + "".join(f"{v:>9.2f}%" for v in row))
+    for chip in _table_rows(len(acc)):
+        if chip is None:
+            print(f"  ... {len(acc) - 2 * TABLE_EDGE} more chips (all in the dataset)")
+            continue
+        print(f"{chip:>4}  " + "".join(f"{v:>9.2f}%" for v in acc[chip]))
     print("-" * len(head))
     print("mean  " + "".join(f"{v:>9.2f}%" for v in acc.mean(0)))
     print(" std  " + "".join(f"{v:>9.2f} " for v in acc.std(0)))
     print(f"wrote {nc} and {png}")
+
+
+TABLE_EDGE = 8  # a fleet of more than 2 * TABLE_EDGE chips prints its first and last few
+
+
+def _table_rows(chips: int) -> list[int | None]:
+    """Chip rows of a printed table: all of them, or the first and last `TABLE_EDGE` with
+    None marking the gap."""
+    if chips <= 2 * TABLE_EDGE:
+        return list(range(chips))
+    return [*range(TABLE_EDGE), None, *range(chips - TABLE_EDGE, chips)]
 
 
 def _fmt_time(t: float) -> str:
@@ -332,7 +349,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"{'chip':>4}{'final loss':>12}{'test accuracy':>15}"
         + (f"{'pulses':>12}" if "pulses" in ds else "")
     )
-    for i in range(args.chips):
+    for i in _table_rows(args.chips):
+        if i is None:
+            print(f"  ... {args.chips - 2 * TABLE_EDGE} more chips (all in the dataset)")
+            continue
         pulses = f"{int(ds['pulses'].values[i]):>12}" if "pulses" in ds else ""
         print(f"{i:>4}{ds['loss'].values[i, -1]:>12.4f}{acc[i]:>14.2f}%{pulses}")
     print(f"mean test accuracy {acc.mean():.2f}% (std {acc.std():.2f})")

@@ -10,6 +10,14 @@ from collections.abc import Sequence
 from ._cli_types import int_arg, positive_int
 
 
+def accelerator_installed() -> bool:
+    """A JAX GPU or TPU plugin is installed (so JAX will not run on the CPU by default)."""
+    from importlib.metadata import distributions
+
+    names = {(d.metadata["Name"] or "").lower() for d in distributions()}
+    return any(n.startswith(("jax-cuda", "jax-rocm", "libtpu")) for n in names)
+
+
 def add_device_args(parser: argparse.ArgumentParser) -> None:
     """`--devices` and the multi-process launch flags (`_distributed`)."""
     group = parser.add_argument_group("devices and processes")

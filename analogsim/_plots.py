@@ -23,6 +23,9 @@ _TIME_TICKS = [
 ]
 
 
+MAX_CHIP_LINES = 100  # a 10,000-chip fleet is its bands, not 10,000 lines
+
+
 def _time_axis(ax, t: np.ndarray) -> None:
     ax.set_xscale("log")
     lo, hi = float(np.min(t)), float(np.max(t))
@@ -43,13 +46,14 @@ def _title(ds: xr.Dataset, what: str) -> str:
 
 def plot_accuracy_vs_time(ds: xr.Dataset) -> Figure:
     """Accuracy vs time since programming: median over chips, interquartile and min-max bands,
-    every chip as a thin line, and the digital accuracy for reference."""
+    each chip as a thin line (the first `MAX_CHIP_LINES`; the bands hold them all), and the
+    digital accuracy for reference."""
     acc = ds["accuracy"].transpose("chip", "t").values * 100
     t = ds["t"].values
     t_plot = np.maximum(t, 1e-3)
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.subplots()
-    for row in acc:
+    for row in acc[:MAX_CHIP_LINES]:
         ax.plot(t_plot, row, color="tab:blue", alpha=0.15, lw=0.8)
     q = np.percentile(acc, [0, 25, 50, 75, 100], axis=0)
     ax.fill_between(t_plot, q[0], q[4], color="tab:blue", alpha=0.12, label="min-max over chips")
