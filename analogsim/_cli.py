@@ -284,7 +284,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     print("-" * len(head))
     for chip in _table_rows(len(acc)):
         if chip is None:
-            print(f"  ... {len(acc) - 2 * TABLE_EDGE} more chips (all in the dataset)")
+            print(_gap(len(acc)))
             continue
         print(f"{chip:>4}  " + "".join(f"{v:>9.2f}%" for v in acc[chip]))
     print("-" * len(head))
@@ -302,6 +302,10 @@ def _table_rows(chips: int) -> list[int | None]:
     if chips <= 2 * TABLE_EDGE:
         return list(range(chips))
     return [*range(TABLE_EDGE), None, *range(chips - TABLE_EDGE, chips)]
+
+
+def _gap(chips: int) -> str:
+    return f"  ... {chips - 2 * TABLE_EDGE} more chips (all in the dataset)"
 
 
 def _fmt_time(t: float) -> str:
@@ -351,7 +355,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
     for i in _table_rows(args.chips):
         if i is None:
-            print(f"  ... {args.chips - 2 * TABLE_EDGE} more chips (all in the dataset)")
+            print(_gap(args.chips))
             continue
         pulses = f"{int(ds['pulses'].values[i]):>12}" if "pulses" in ds else ""
         print(f"{i:>4}{ds['loss'].values[i, -1]:>12.4f}{acc[i]:>14.2f}%{pulses}")

@@ -31,11 +31,6 @@ AXIS = "chips"
 ENV = "ANALOGSIM_DEVICES"
 
 
-def available_devices() -> int:
-    """The number of devices JAX sees, over all processes."""
-    return jax.device_count()
-
-
 def chip_mesh(devices: int | None = None) -> Mesh:
     """A 1-D mesh named `AXIS` over `devices` devices; by default the number in the
     environment variable `ANALOGSIM_DEVICES`, or else all of them.
@@ -46,7 +41,7 @@ def chip_mesh(devices: int | None = None) -> Mesh:
         ParameterError: `devices` is not an integer in 1..available (or, with several
             processes, not a multiple of the process count).
     """
-    available = available_devices()
+    available = jax.device_count()  # over all processes
     kind = jax.devices()[0].platform.upper()
     if devices is None:
         devices = _from_environment(available)
@@ -89,15 +84,6 @@ def padded(n: int, mesh: Mesh) -> int:
     return -(-n // size) * size
 
 
-def pad_rows(array: np.ndarray, n: int) -> np.ndarray:
-    """`array` with its last row repeated until it has `n` rows (`n` >= its length)."""
-    array = np.asarray(array)
-    extra = n - array.shape[0]
-    if extra <= 0:
-        return array
-    return np.concatenate([array, np.repeat(array[-1:], extra, axis=0)], axis=0)
-
-
 def shard_rows(mesh: Mesh, tree: Any) -> Any:
     """Every leaf of `tree` placed on `mesh`, split along its leading (chip) axis, whose length
     the device count must divide (`padded`). Host arrays must be equal on every process."""
@@ -127,13 +113,12 @@ def fleet_vmap(fn: Callable[..., Any], mesh: Mesh | None) -> Callable[..., Any]:
     """
     if mesh is None or mesh.devices.size == 1:
         return jax.vmap(fn)
-    size = mesh.devices.size
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     split = lambda tree: jax.lax.with_sharding_constraint(tree, sharding)
 
     def run(*args: Any) -> Any:
         n = jax.tree.leaves(args)[0].shape[0]
-        m = -(-n // size) * size
+        m = padded(n, mesh)
         if m != n:
             take = np.minimum(np.arange(m), n - 1)
             args = jax.tree.map(lambda a: a[take], args)
