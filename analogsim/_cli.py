@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cli_config import add_config_arg, config_defaults, rerun_argv, resolved_config
 from ._cli_devices import accelerator_installed, add_device_args, start_devices
 from ._cli_sweep import add_sweep_parser, cmd_sweep
 from ._cli_types import (
@@ -45,7 +46,15 @@ def _build_parser() -> argparse.ArgumentParser:
     xf = sub.add_parser(
         "transfer", help="what one chip learned, moved to other chips by each strategy"
     )
-    xf.add_argument("--device", default="reram_es", help="pulsed device preset")
+    xf.add_argument(
+        "--device", default=None, help="pulsed device preset (default reram_es, or --source's)"
+    )
+    xf.add_argument(
+        "--source",
+        default=None,
+        help="a chip saved by `analogsim train` (DIR/chips/chip-0.npz): move what it learned "
+        "instead of training chip A",
+    )
     xf.add_argument("--chips", type=int_arg, default=32, help="target chips per variation value")
     xf.add_argument(
         "--variation",
@@ -66,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     xf.add_argument("--finetune-examples", type=positive_int, default=100, help="labels budget")
     add_wire_args(xf)
     add_device_args(xf)
+    add_config_arg(xf)
     xf.add_argument("--out", default="out", help="output folder")
     xf.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -89,9 +99,15 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--program", default="open-loop", choices=["open-loop", "verify"])
     sim.add_argument("--epochs", type=positive_int, default=60, help="digital training epochs")
+    sim.add_argument(
+        "--weights",
+        default=None,
+        help="a network saved by analogsim (DIR/network.npz) instead of training one",
+    )
     sim.add_argument("--chunk-size", type=positive_int, default=64, help="chips per compiled call")
     add_wire_args(sim)
     add_device_args(sim)
+    add_config_arg(sim)
     sim.add_argument("--out", default="out", help="output folder")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -106,6 +122,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=positive_int, default=None)
     add_wire_args(tr)
     add_device_args(tr)
+    add_config_arg(tr)
     tr.add_argument("--out", default="out")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -114,6 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--devices", type=positive_int, default=100_000, help="devices per point")
     dev.add_argument("--seed", type=int, default=0)
     dev.add_argument("--out", default="out")
+    add_config_arg(dev)
 
     ch = sub.add_parser("chip", help="one chip's identity as maps (gain, stuck devices, ...)")
     ch.add_argument("--device", default="rram", help="device preset")
@@ -123,8 +141,14 @@ def _build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--layer", type=int_arg, default=0, help="analog layer to map")
     ch.add_argument("--variation", type=float, default=1.0, help="multiplier on all variation")
     ch.add_argument("--out", default="out")
+    add_config_arg(ch)
 
     sub.add_parser("devices", help="list device presets with citations")
+
+    rr = sub.add_parser("rerun", help="run again what wrote a dataset, from its own record")
+    rr.add_argument("file", help="a .nc file written by analogsim")
+    rr.add_argument("--out", default="rerun", help="output folder for the new run")
+    parser.commands = sub.choices  # type: ignore[attr-defined]
     return parser
 
 
@@ -140,11 +164,12 @@ def _enable_compilation_cache() -> None:
 
 def _cmd_transfer(args: argparse.Namespace) -> None:
     from ._data import load_dataset
+    from ._hardware import preset_name
     from ._in_situ_fleet import TrainingError
     from ._networks import mlp
     from ._plots import plot_transfer
     from ._provenance import save_figure, write_dataset
-    from ._train import spec_for
+    from ._state_file import load_chip
     from ._transfer import STRATEGIES, check_strategies, transfer
 
     # checks that need no data or compilation come first
@@ -154,8 +179,19 @@ def _cmd_transfer(args: argparse.Namespace) -> None:
     if min(args.variation) < 0:
         raise CommandError(f"--variation must be >= 0; got {min(args.variation):g}")
     data = load_dataset(args.dataset)
-    net = mlp((data.x_train.shape[1], 128, data.classes))
-    spec = spec_for(args.device, **wire_settings(args))
+    source = None
+    if args.source is not None:
+        source = load_chip(args.source)
+        net, spec = source.net, source.spec
+        if args.device is not None and args.device != preset_name(spec):
+            raise CommandError(
+                f"--device {args.device} differs from the source chip's {preset_name(spec)}"
+            )
+        args.device = preset_name(spec)
+    else:
+        args.device = args.device or "reram_es"
+        net = mlp((data.x_train.shape[1], 128, data.classes))
+        spec = command_spec(args, args.device, **wire_settings(args))
     try:
         ds = transfer(
             spec,
@@ -170,10 +206,14 @@ def _cmd_transfer(args: argparse.Namespace) -> None:
             finetune_examples=min(args.finetune_examples, data.x_train.shape[0]),
             progress=not args.quiet,
             devices=args.devices,
+            source=source,
         )
     except TrainingError as err:
         raise CommandError(str(err)) from None
+    if source is not None:
+        ds.attrs["source_file"] = str(args.source)
     out = Path(args.out)
+    ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "transfer.nc")
     png = save_figure(plot_transfer(ds), out / "transfer_loss.png")
     print(
@@ -191,7 +231,11 @@ def _transfer_table(ds) -> str:
     hwa = "hardware-aware" in strategies
     lines = [
         "transfer loss in accuracy points: median over target chips [25th, 75th percentile]",
-        "source: chip A trained in situ"
+        (
+            f"source: chip A loaded from {ds.attrs['source_file']}"
+            if "source_file" in ds.attrs
+            else "source: chip A trained in situ"
+        )
         + ("; hwa: chip A with hardware-aware weights" if hwa else ""),
         f"{'variation':>9}{'source':>9}"
         + (f"{'hwa':>8}" if hwa else "")
@@ -246,15 +290,22 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     from ._plots import plot_accuracy_vs_time
     from ._provenance import save_figure, write_dataset
     from ._simulate import simulate
-    from ._train import spec_for
+    from ._state_file import SavedNetwork, load_network, save_network
     from ._train_digital import train_digital
 
-    spec = spec_for(args.device, variation=args.variation, **wire_settings(args))
+    spec = command_spec(args, args.device, variation=args.variation, **wire_settings(args))
     net = get_network(args.network)
     data = load_digits()
     if min(args.times) < 0:
         raise CommandError(f"--times must be >= 0 seconds; got {min(args.times)}")
-    params = train_digital(net, data, key=root_key(args.seed), epochs=args.epochs)
+    if args.weights is not None:
+        saved = load_network(args.weights)
+        net, params = saved.net, saved.params
+        args.network = net.name
+    else:
+        params = train_digital(net, data, key=root_key(args.seed), epochs=args.epochs)
+        info = {"made_by": "simulate", "seed": args.seed, "epochs": args.epochs}
+        saved = SavedNetwork(net, [{k: np.asarray(v) for k, v in p.items()} for p in params], info)
     ds = simulate(
         spec,
         net,
@@ -269,9 +320,13 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         devices=args.devices,
     )
     out = Path(args.out)
+    if args.weights is not None:
+        ds.attrs["weights_file"] = str(args.weights)
+    ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "simulate.nc")
     fig = plot_accuracy_vs_time(ds)
     png = save_figure(fig, out / "simulate.png")
+    saved_to = save_network(out / "network.npz", saved)
     acc = ds["accuracy"].values * 100
     times = ds["t"].values
     print(
@@ -290,7 +345,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     print("-" * len(head))
     print("mean  " + "".join(f"{v:>9.2f}%" for v in acc.mean(0)))
     print(" std  " + "".join(f"{v:>9.2f} " for v in acc.std(0)))
-    print(f"wrote {nc} and {png}")
+    print(f"wrote {nc}, {png} and {saved_to} (the network)")
 
 
 TABLE_EDGE = 8  # a fleet of more than 2 * TABLE_EDGE chips prints its first and last few
@@ -321,12 +376,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from ._networks import get_network
     from ._plots import plot_learning_curve
     from ._provenance import save_figure, write_dataset
-    from ._train import spec_for, train
+    from ._state_file import save_chip, save_network
+    from ._train import train
 
-    spec = spec_for(args.device, **wire_settings(args))
+    spec = command_spec(args, args.device, **wire_settings(args))
     net = get_network(args.network)
     try:
-        ds = train(
+        ds, saved = train(
             spec,
             net,
             load_digits(),
@@ -338,12 +394,20 @@ def _cmd_train(args: argparse.Namespace) -> None:
             learning_rate=args.lr,
             progress=not args.quiet,
             devices=args.devices,
+            return_saved=True,
         )
     except TrainingError as err:
         raise CommandError(str(err)) from None
     out = Path(args.out)
+    ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "train.nc")
     png = save_figure(plot_learning_curve(ds), out / "train.png")
+    if isinstance(saved, list):
+        for chip in saved:
+            save_chip(out / "chips" / f"chip-{chip.info['chip']}.npz", chip)
+        kept = f"{out / 'chips'} ({len(saved)} trained chips, chip-<i>.npz)"
+    else:
+        kept = str(save_network(out / "network.npz", saved))
     acc = ds["test_accuracy"].values * 100
     print(
         f"{args.mode} training of {args.network} on {args.chips} {args.device} chips, "
@@ -360,7 +424,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         pulses = f"{int(ds['pulses'].values[i]):>12}" if "pulses" in ds else ""
         print(f"{i:>4}{ds['loss'].values[i, -1]:>12.4f}{acc[i]:>14.2f}%{pulses}")
     print(f"mean test accuracy {acc.mean():.2f}% (std {acc.std():.2f})")
-    print(f"wrote {nc} and {png}")
+    print(f"wrote {nc}, {png} and {kept}")
 
 
 def _cmd_device(args: argparse.Namespace) -> None:
@@ -378,6 +442,7 @@ def _cmd_device(args: argparse.Namespace) -> None:
     device = get_device(args.name)
     ds = characterize_device(device, devices=args.devices, seed=args.seed)
     out = Path(args.out)
+    ds.attrs.update(resolved_config(args))
     nc = write_dataset(ds, out / "device.nc")
     png = save_figure(plot_device(ds), out / "device.png")
     print(f"{device.name}: {device.citation}")
@@ -406,6 +471,7 @@ def _cmd_pulse_device(args: argparse.Namespace) -> None:
     response = get_pulse_response(args.name)
     ds = pulse_response_curve(response, seed=args.seed)
     out = Path(args.out)
+    ds.attrs.update(resolved_config(args))
     nc = write_dataset(ds, out / "pulse_response.nc")
     png = save_figure(plot_pulse_response(ds), out / "pulse_response.png")
     g = ds["conductance"].values
@@ -421,12 +487,12 @@ def _cmd_chip(args: argparse.Namespace) -> None:
     from ._chip_map import chip_map, plot_chip_map
     from ._networks import get_network
     from ._provenance import save_figure, write_dataset
-    from ._train import spec_for
 
-    spec = spec_for(args.device, variation=args.variation)
+    spec = command_spec(args, args.device, variation=args.variation)
     net = get_network(args.network)
     ds = chip_map(spec, net.shapes, seed=args.seed, chip=args.chip, layer=args.layer)
     out = Path(args.out)
+    ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "chip.nc")
     png = save_figure(plot_chip_map(ds), out / "chip.png")
     rows, cols = net.shapes[args.layer]
@@ -442,6 +508,24 @@ def _cmd_chip(args: argparse.Namespace) -> None:
         f"{gain.max():.3f})"
     )
     print(f"wrote {nc} and {png}")
+
+
+def command_spec(args: argparse.Namespace, device: str, **settings: object):
+    """The spec a command runs: the preset with its settings, then the config file's other
+    hardware values (`[hardware]`), each checked."""
+    from ._hardware import apply_table
+    from ._train import spec_for
+
+    return apply_table(spec_for(device, **settings), args.hardware)
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        argv = rerun_argv(args.file, args.out, folder)
+        print(f"rerunning: analogsim {' '.join(argv[:-4])} (from {args.file})")
+        return main(argv)
 
 
 def _cmd_devices(args: argparse.Namespace) -> None:
@@ -461,7 +545,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        args = _build_parser().parse_args(argv)
+        parser = _build_parser()
+        args = parser.parse_args(argv)
+        args.hardware = {}
+        if getattr(args, "config", None) is not None:
+            sub = parser.commands[args.command]
+            defaults, hardware = config_defaults(sub, args.config)
+            sub.set_defaults(**defaults)
+            args = parser.parse_args(argv)  # flags given override the file
+            args.hardware = hardware
+        if args.command == "rerun":
+            return _rerun(args)
         _enable_compilation_cache()
         if args.command in FLEET_COMMANDS:
             start_devices(args, argv)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._cli_config import add_config_arg
 from ._cli_devices import add_device_args
 from ._cli_types import (
     CommandError,
@@ -72,6 +73,7 @@ def add_sweep_parser(sub: Any) -> None:
     )
     add_wire_args(sw)
     add_device_args(sw)
+    add_config_arg(sw)
     sw.add_argument("--out", default="out", help="output folder (holds the resumable store)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -95,11 +97,12 @@ def parse_grid(items: list[str]) -> dict[str, list[float]]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
+    from ._cli import command_spec
+    from ._cli_config import resolved_config
     from ._networks import get_network
     from ._plots import plot_sweep
     from ._provenance import save_figure, write_dataset
     from ._sweep_grid import make_grid
-    from ._train import spec_for
 
     if args.experiment not in EXPERIMENTS:
         raise CommandError(
@@ -112,7 +115,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if chips < 1:
         raise CommandError(f"--chips must be >= 1; got {chips}")
     grid = parse_grid(args.param)
-    spec = spec_for(device, **wire_settings(args))
+    spec = command_spec(args, device, **wire_settings(args))
     net = get_network(args.network)
     # everything that needs no data or compilation is checked before any work
     if args.experiment == "simulate":
@@ -139,6 +142,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         raise
+    ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "sweep.nc")
     png = save_figure(plot_sweep(ds), out / "sweep.png")
     print(f"sweep of {args.experiment} on {chips} {device} chips per point, seed {args.seed}")

@@ -23,7 +23,9 @@ from ._networks import Network, apply_digital, init_params
 from ._progress import progress_bar
 from ._provenance import provenance_attrs
 from ._spec import HardwareSpec
+from ._state_file import SavedChip, SavedNetwork
 from ._train_digital import accuracy, digital_loss, fit
+from ._transfer_fleet import take
 
 Mode = Literal["in-situ", "hardware-aware", "digital"]
 MODES = ("in-situ", "hardware-aware", "digital")
@@ -114,7 +116,8 @@ def train(
     learning_rate: float | None = None,
     progress: bool = False,
     devices: int | None = None,
-) -> xr.Dataset:
+    return_saved: bool = False,
+) -> xr.Dataset | tuple[xr.Dataset, list[SavedChip] | SavedNetwork]:
     """Train by `mode` and measure test accuracy on `chips` chips.
 
     - in-situ: each chip learns on itself (`train_in_situ`), SGD, batch 16, lr 0.2;
@@ -123,7 +126,9 @@ def train(
     - digital: float weights (Adam), copied bit for bit to `chips` digital replicas.
 
     The chips are split over `devices` devices (all JAX sees by default); results do not
-    depend on the count.
+    depend on the count. With `return_saved`, also returns what training made, ready for
+    `save_chip`/`save_network`: each in-situ chip (`SavedChip`: spec, key, identity,
+    conductance state), or the trained network (`SavedNetwork`).
 
     Returns:
         Dataset: `test_accuracy` (chip), `loss` (chip, epoch), `digital_accuracy`, and for
@@ -151,6 +156,18 @@ def train(
         )
         acc, loss = out["test_accuracy"], out["loss"]
         extra["pulses"] = (("chip",), out["pulses"])
+        in_situ_spec, root = check_in_situ_spec(spec), root_key(seed)
+        saved: list[SavedChip] | SavedNetwork = [
+            SavedChip(
+                in_situ_spec,
+                net,
+                chip_key(root, i),
+                take(out["chip"], i),
+                take(out["state"], i),
+                {"made_by": "train in-situ", "seed": seed, "chip": i, "epochs": epochs},
+            )
+            for i in range(chips)
+        ]
     else:
         with progress_bar(total=1, desc=f"{mode} training", unit="run", enabled=progress) as bar:
             if mode == "digital":
@@ -174,6 +191,8 @@ def train(
                     learning_rate=learning_rate or 3e-3,
                 )
             bar.update(1)
+        info = {"made_by": f"train {mode}", "seed": seed, "epochs": epochs}
+        saved = SavedNetwork(net, jax.tree.map(np.asarray, list(params)), info)
         loss = np.broadcast_to(epoch_loss, (chips, epochs))
         digital = float(accuracy(apply_digital(net, params, x_test), y_test))
         if mode == "digital":
@@ -209,4 +228,4 @@ def train(
             epochs=epochs,
         )
     )
-    return ds
+    return (ds, saved) if return_saved else ds

@@ -29,6 +29,7 @@ from device_models._checks import ParameterError, check_int_range, check_range
 from ._copy import verify_read_cycles
 from ._data import Dataset
 from ._distill import distill_loss, soft_targets
+from ._hardware import hardware_table
 from ._hardware_aware import train_hardware_aware_sweep
 from ._in_situ import check_in_situ_spec
 from ._in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
@@ -39,6 +40,7 @@ from ._program import ChipState
 from ._progress import progress_bar
 from ._provenance import provenance_attrs
 from ._spec import HardwareSpec, traced
+from ._state_file import SavedChip
 from ._train_digital import accuracy, cross_entropy, train_digital
 from ._transfer_fleet import (
     draw_fleet,
@@ -97,6 +99,7 @@ def transfer(
     progress: bool = False,
     bar: Any = None,
     devices: int | None = None,
+    source: SavedChip | None = None,
 ) -> xr.Dataset:
     """Train a source chip in situ at each variation value and move what it learned to
     `chips` target chips by each strategy.
@@ -122,6 +125,9 @@ def transfer(
             the run advances by `transfer_steps(...)` instead.
         devices: the source fleet (one chip per variation value) and the target chips are
             split over this many devices (all JAX sees by default; `chip_mesh`).
+        source: a saved chip (`load_chip`) to move what it learned, in place of training
+            chip A in situ: the same chip at every variation value (only the targets' spreads
+            scale); its spec and network must be `spec`'s and `net`'s.
 
     Returns:
         Dataset with `source_accuracy` (variation); `strategy_source_accuracy` (variation,
@@ -152,7 +158,10 @@ def transfer(
     check_range("temperature", temperature, 0.0, low_open=True)
     if distill_start not in ("weights", "scratch"):
         raise ParameterError(f"distill_start must be 'weights' or 'scratch'; got {distill_start!r}")
-    spec = traced(check_in_situ_spec(spec))
+    spec = check_in_situ_spec(spec)
+    if source is not None:
+        check_source(source, spec, net)
+    spec = traced(spec)
     data = data.for_network(net)
     n_train = data.x_train.shape[0]
     check_int_range("finetune_examples", finetune_examples, 1, n_train)
@@ -161,6 +170,7 @@ def transfer(
 
     mesh = chip_mesh(devices)
     run = _Run(spec, net, data, chips, variation, strategies, seed, locals(), mesh)
+    run.saved_source = source
     steps = transfer_steps(variation, strategies, epochs, distill_epochs, finetune_epochs)
     if bar is not None:
         return _run(run, bar)
@@ -238,12 +248,15 @@ class _Run:
         self.strategy_source = np.full(shape[:2], np.nan, np.float32)
         self.costs = {name: np.zeros(shape, np.int64) for name in COSTS}
         self.bar: Any = None
+        self.saved_source: SavedChip | None = None
         self._digital: tuple[float, np.ndarray] | None = None
         self._hwa: list[dict[str, np.ndarray]] | None = None
 
     # --- the source chips, one per variation value, trained together ----------------------
 
     def train_sources(self, epochs: int, learning_rate: float, batch_size: int) -> None:
+        if self.saved_source is not None:
+            return self._load_source(epochs)
         v = jnp.asarray(self.variation, jnp.float32)
         keys_a = jax.vmap(lambda _: self.key_a)(jnp.arange(len(self.variation)))
         self.chip_a, self.state_a = init_fleet(
@@ -266,6 +279,16 @@ class _Run:
             on_epoch=lambda: self.bar.update(1),
             mesh=self.mesh,
         )
+        self.source = to_host(self._accuracy(self.chip_a, self.state_a, keys_a))
+
+    def _load_source(self, epochs: int) -> None:
+        """The saved chip as every variation value's source (it is one chip, trained once)."""
+        saved, n = self.saved_source, len(self.variation)
+        copies = lambda tree: jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *a.shape)), tree)
+        self.chip_a, self.state_a = copies(saved.identity), copies(saved.state)
+        self.key_a = saved.key
+        keys_a = jnp.broadcast_to(saved.key, (n,))
+        self.bar.update(epochs)  # nothing to train
         self.source = to_host(self._accuracy(self.chip_a, self.state_a, keys_a))
 
     def _accuracy(
@@ -493,6 +516,20 @@ class _Run:
             )
         )
         return ds
+
+
+def check_source(source: SavedChip, spec: HardwareSpec, net: Network) -> None:
+    """Raise `ParameterError` unless the saved chip was made for this spec and network."""
+    mine, theirs = hardware_table(spec), hardware_table(source.spec)
+    if mine != theirs:
+        raise ParameterError(
+            f"the source chip was made for hardware {theirs}, not {mine}; transfer it with "
+            "its own spec (the command line does)"
+        )
+    if net.shapes != source.net.shapes:
+        raise ParameterError(
+            f"the source chip holds a network of layers {source.net.shapes}, not {net.shapes}"
+        )
 
 
 def label_transfer(ds: xr.Dataset, dataset: str) -> xr.Dataset:

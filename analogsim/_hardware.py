@@ -1,0 +1,138 @@
+"""A hardware spec as a table of plain values: its preset and what differs from it.
+
+Config files (`[hardware]`), saved chips and datasets describe a spec this way, e.g.
+`{"device": "pcm", "variation": 2.0, "adc_bits": 6, "wire_resistance": 1.5}`. Every key is
+the preset (`device`), a sweepable number of the spec (`sweepable`: periphery, device model,
+its variation, pulse response, `wire_resistance`), a shape setting (`STATIC`), or one of the
+spec's options (`OPTIONS`). A table is checked key by key: an unknown key names the nearest
+valid one, a value of the wrong type or out of range names the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from device_models import PRESETS, PULSE_PRESETS
+from device_models._checks import ParameterError
+
+from ._spec import HardwareSpec
+from ._sweep_params import STATIC, _get, sweepable, with_values
+
+# spec fields that are settings rather than numbers: name -> (accepted Python types, text)
+OPTIONS: dict[str, tuple[tuple[type, ...], str]] = {
+    "weight_scale": ((str,), "a string"),
+    "input_encoding": ((str,), "a string"),
+    "noise_management": ((str,), "a string"),
+    "drift_compensation": ((bool,), "true or false"),
+    "wire_iterations": ((int,), "a whole number of iterations"),
+}
+
+
+def preset_name(spec: HardwareSpec) -> str:
+    """The preset a spec was built from (`spec_for`): its pulse response's, else its device's."""
+    return spec.pulse_response.name if spec.pulse_response is not None else spec.device.name
+
+
+def hardware_keys(spec: HardwareSpec) -> list[str]:
+    """Every key a hardware table for this spec's preset may hold."""
+    return sorted({"device", *sweepable(spec), *STATIC, *OPTIONS})
+
+
+def hardware_table(spec: HardwareSpec) -> dict[str, Any]:
+    """`{"device": preset, **what differs from the preset}`, as plain Python values.
+
+    Raises:
+        ParameterError: the spec differs from its preset in a way a table cannot say.
+    """
+    from ._train import spec_for
+
+    name = preset_name(spec)
+    base = spec_for(name)
+    table: dict[str, Any] = {"device": name}
+    for key, path in sweepable(spec).items():
+        mine, theirs = _get(spec, path), _get(base, path)
+        if mine is None and theirs is None:
+            continue
+        if mine is None or theirs is None or float(mine) != float(theirs):
+            table[key] = None if mine is None else float(mine)
+    for key in (*STATIC, *OPTIONS):
+        mine, theirs = getattr(spec, key), getattr(base, key)
+        if mine != theirs:
+            table[key] = mine
+    if describe_spec(hardware_spec(table)) != describe_spec(spec):
+        raise ParameterError(
+            "this spec differs from its preset in a way a hardware table cannot describe "
+            "(build it with spec_for and named values)"
+        )
+    return table
+
+
+def describe_spec(spec: HardwareSpec) -> Any:
+    from ._provenance import describe
+
+    return describe(spec)
+
+
+def hardware_spec(table: Mapping[str, Any], *, default_device: str | None = None) -> HardwareSpec:
+    """The spec a hardware table describes (`spec_for(device)` with the table's values).
+
+    Raises:
+        ParameterError: no or an unknown device, an unknown key (naming the nearest valid
+            one), a value of the wrong type or out of range (naming the key and its range).
+    """
+    from ._train import spec_for
+
+    table = dict(table)
+    name = table.pop("device", default_device)
+    if name is None:
+        raise ParameterError("the hardware table needs a device (a preset name)")
+    known = sorted([*PRESETS, *PULSE_PRESETS])
+    if not isinstance(name, str) or name not in known:
+        raise ParameterError(
+            f"unknown device preset {name!r}{nearest(str(name), known)}; known: {', '.join(known)}"
+        )
+    return apply_table(spec_for(name), table)
+
+
+def apply_table(spec: HardwareSpec, table: Mapping[str, Any]) -> HardwareSpec:
+    """`spec` with a hardware table's values (every key but `device`), each checked.
+
+    Raises:
+        ParameterError: as for `hardware_spec`.
+    """
+    table = {k: v for k, v in table.items() if k != "device"}
+    valid = hardware_keys(spec)
+    for key in table:
+        if key not in valid:
+            raise ParameterError(
+                f"unknown hardware key {key!r}{nearest(key, valid)} for device "
+                f"{preset_name(spec)!r}"
+            )
+    options = {k: v for k, v in table.items() if k in OPTIONS}
+    for key, value in options.items():
+        types, text = OPTIONS[key]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            raise ParameterError(f"hardware {key} must be {text}; got {value!r}")
+    if options:
+        spec = dataclasses.replace(spec, **options)
+    numbers = {}
+    for key, value in table.items():
+        if key in OPTIONS or (key == "wire_resistance" and value is None):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise ParameterError(f"hardware {key} must be a number; got {value!r}")
+        if key in STATIC and float(value) != int(value):
+            raise ParameterError(f"hardware {key} must be a whole number; got {value!r}")
+        numbers[key] = value
+    return with_values(spec, numbers)
+
+
+def nearest(word: str, choices: list[str]) -> str:
+    """`" (did you mean 'x'?)"` for the closest of `choices`, or "" when none is close."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
