@@ -25,6 +25,8 @@ from ._distributed import initialize_distributed as initialize_distributed
 from ._distributed import is_main_process as is_main_process
 from ._forward import analog_linear as analog_linear
 from ._forward import apply_analog as apply_analog
+from ._hardware import hardware_spec as hardware_spec
+from ._hardware import hardware_table as hardware_table
 from ._in_situ_fleet import TrainingError as TrainingError
 from ._in_situ_fleet import fleet_state_accuracy as fleet_state_accuracy
 from ._in_situ_fleet import init_fleet as init_fleet
@@ -60,6 +62,13 @@ from ._read import read_conductances as read_conductances
 from ._simulate import simulate as simulate
 from ._spec import HardwareSpec as HardwareSpec
 from ._spec import noiseless as noiseless
+from ._state_file import SavedChip as SavedChip
+from ._state_file import SavedNetwork as SavedNetwork
+from ._state_file import StateFileError as StateFileError
+from ._state_file import load_chip as load_chip
+from ._state_file import load_network as load_network
+from ._state_file import save_chip as save_chip
+from ._state_file import save_network as save_network
 from ._sweep import sweep_simulate as sweep_simulate
 from ._sweep_grid import parse_values as parse_values
 from ._sweep_params import sweepable as sweepable

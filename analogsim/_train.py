@@ -43,8 +43,13 @@ def spec_for(name: str, **overrides: object) -> HardwareSpec:
         return HardwareSpec(device=read_model(name), pulse_response=response, **overrides)
     if name in PRESETS:
         return HardwareSpec(device=get_device(name), **overrides)
-    known = ", ".join(sorted([*PRESETS, *PULSE_PRESETS]))
-    raise ParameterError(f"unknown device preset {name!r}; known presets: {known}")
+    from ._hardware import nearest
+
+    known = sorted([*PRESETS, *PULSE_PRESETS])
+    raise ParameterError(
+        f"unknown device preset {name!r}{nearest(str(name), known)}; known presets: "
+        + ", ".join(known)
+    )
 
 
 def train_in_situ(
