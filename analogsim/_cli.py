@@ -574,7 +574,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"analogsim: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("analogsim: interrupted", file=sys.stderr)
+        # results are written whole (atomically) at the end, so nothing partial is left;
+        # sweeps keep their finished chunks (they print where) and resume from them
+        print(
+            "analogsim: interrupted; no partial result was written. Run the same command again "
+            "(a sweep resumes from its finished chunks).",
+            file=sys.stderr,
+        )
         return 130
     return 0
 

@@ -114,6 +114,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     epochs = epochs if args.epochs is None else args.epochs
     if chips < 1:
         raise CommandError(f"--chips must be >= 1; got {chips}")
+    args.device, args.chips, args.epochs = device, chips, epochs  # the record is complete
     grid = parse_grid(args.param)
     spec = command_spec(args, device, **wire_settings(args))
     net = get_network(args.network)

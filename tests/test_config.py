@@ -88,7 +88,7 @@ def test_rerun_refuses_files_without_a_record(tmp_path, capsys):
     assert main(["rerun", str(tmp_path / "missing.nc")]) == 2
 
 
-def test_a_sweep_killed_mid_run_resumes_to_the_uninterrupted_dataset(tmp_path):
+def test_a_sweep_killed_mid_run_resumes_to_the_uninterrupted_dataset_and_reruns(tmp_path):
     sweep = ["sweep", "simulate", "--param", "variation=0:2:8", "--chips", "3"]
     sweep += ["--chunk-size", "3", "--epochs", "2", "--quiet"]
     env = {**os.environ, "ANALOGSIM_CACHE": str(tmp_path / "cache")}
@@ -115,3 +115,7 @@ def test_a_sweep_killed_mid_run_resumes_to_the_uninterrupted_dataset(tmp_path):
     a = xr.load_dataset(killed / "sweep.nc", engine="scipy")
     b = xr.load_dataset(tmp_path / "whole" / "sweep.nc", engine="scipy")
     xr.testing.assert_identical(a, b)
+    # and the dataset's own record runs the sweep again, bit for bit
+    assert main(["rerun", str(killed / "sweep.nc"), "--out", str(tmp_path / "again")]) == 0
+    again = xr.load_dataset(tmp_path / "again" / "sweep.nc", engine="scipy")
+    xr.testing.assert_identical(again, a)
