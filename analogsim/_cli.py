@@ -434,6 +434,11 @@ def _cmd_device(args: argparse.Namespace) -> None:
     from ._plots import plot_device
     from ._provenance import save_figure, write_dataset
 
+    if args.hardware:
+        raise CommandError(
+            "analogsim device characterizes a preset as published; [hardware] values "
+            f"({', '.join(args.hardware)}) do not apply to it"
+        )
     if args.name in PULSE_PRESETS:
         return _cmd_pulse_device(args)
     if args.name not in PRESETS:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -120,16 +122,27 @@ def apply_table(spec: HardwareSpec, table: Mapping[str, Any]) -> HardwareSpec:
             raise ParameterError(f"hardware {key} must be {text}; got {value!r}")
     if options:
         spec = dataclasses.replace(spec, **options)
-    numbers = {}
     for key, value in table.items():
         if key in OPTIONS or (key == "wire_resistance" and value is None):
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise ParameterError(f"hardware {key} must be a number; got {value!r}")
-        if key in STATIC and float(value) != int(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ParameterError(f"hardware {key} must be a finite number; got {value!r}")
+        if key in STATIC and number != int(number):
             raise ParameterError(f"hardware {key} must be a whole number; got {value!r}")
-        numbers[key] = value
-    return with_values(spec, numbers)
+        try:
+            spec = with_values(spec, {key: number})
+        except ParameterError as err:
+            # a field's own check names it as its owner knows it (pulse_g_min is g_min there)
+            if re.search(rf"\b{re.escape(key)}\b", str(err)):
+                raise
+            raise ParameterError(f"hardware {key}: {err}") from None
+    return spec
 
 
 def nearest(word: str, choices: list[str]) -> str:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from ._base import AbstractDeviceModel
-from ._checks import check_order, check_range
+from ._checks import check_nonnegative, check_order, check_range
 from ._identity import DeviceIdentity
 from ._state import DeviceState
 from ._variation import DeviceVariation
@@ -35,7 +35,10 @@ class Ideal(AbstractDeviceModel):
 
     def __check_init__(self) -> None:
         check_range("g_min", self.g_min, 0.0, unit="uS")
+        check_range("g_max", self.g_max, 0.0, low_open=True, unit="uS")
         check_order("g_min", self.g_min, "g_max", self.g_max, unit="uS")
+        check_nonnegative("prog_noise_scale", self.prog_noise_scale)
+        check_nonnegative("read_noise_scale", self.read_noise_scale)
 
     def write_noise_sigma(self, g_target: Array) -> Array:
         return jnp.zeros_like(g_target)

@@ -13,7 +13,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import check_nonnegative
+from ._checks import check_finite, check_nonnegative
 from ._pulse_response import AbstractPulseResponse, PulseIdentity
 
 
@@ -71,6 +71,8 @@ class LinearStep(_Fields):
     gamma_dtod: ArrayLike = 0.05
 
     def __check_init__(self) -> None:
+        check_finite("gamma_up", self.gamma_up)
+        check_finite("gamma_down", self.gamma_down)
         check_nonnegative("gamma_dtod", self.gamma_dtod)
 
     def family_spread(self) -> tuple[ArrayLike, ArrayLike]:
@@ -94,6 +96,10 @@ class ExpStep(_Fields):
     gamma_down: ArrayLike = 5.0
     A_up: ArrayLike = -1.0  # noqa: N815 (the published symbol)
     A_down: ArrayLike = -0.1  # noqa: N815
+
+    def __check_init__(self) -> None:
+        for name in ("a", "b", "gamma_up", "gamma_down", "A_up", "A_down"):
+            check_finite(name, getattr(self, name))
 
     def step(self, identity: PulseIdentity, w: Float[Array, "..."], up: Array) -> Array:
         z = 2.0 * self.a * w / (identity.w_max - identity.w_min) + self.b

@@ -91,6 +91,8 @@ class AbstractPulseResponse(eqx.Module):
     step_depends_on_w: ClassVar[bool] = True
 
     def __check_init__(self) -> None:
+        check_range("g_min", self.g_min, 0.0, unit="uS")
+        check_range("g_max", self.g_max, 0.0, low_open=True, unit="uS")
         check_order("g_min", self.g_min, "g_max", self.g_max, unit="uS")
         check_range("w_min", self.w_min, high=0.0)
         if is_concrete(self.w_min) and float(self.w_min) == 0.0:

@@ -81,6 +81,13 @@ def test_bad_config_files_exit_2_naming_the_key(tmp_path, capsys, text, needle):
     assert not (tmp_path / "o").exists()
 
 
+def test_device_characterization_refuses_hardware_values(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text("[hardware]\nread_noise_scale = 2.0\n")
+    assert main(["device", "pcm", "--config", str(config), "--out", str(tmp_path)]) == 2
+    assert "do not apply" in capsys.readouterr().err
+
+
 def test_rerun_refuses_files_without_a_record(tmp_path, capsys):
     xr.Dataset({"a": ("x", [1.0])}).to_netcdf(tmp_path / "x.nc", engine="scipy")
     assert main(["rerun", str(tmp_path / "x.nc")]) == 2

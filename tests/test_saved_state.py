@@ -6,6 +6,7 @@ import json
 import zipfile
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
@@ -15,7 +16,7 @@ import analogsim as A
 from analogsim._cli import main
 from analogsim._hardware import describe_spec
 from analogsim._in_situ import check_in_situ_spec
-from analogsim._in_situ_fleet import init_fleet
+from analogsim._in_situ_fleet import fleet_state_accuracy, init_fleet
 from analogsim._state_file import (
     SavedChip,
     SavedNetwork,
@@ -120,6 +121,29 @@ def test_wrong_kind_and_missing_files_are_refused(saved_chip, tmp_path):
         load_chip(tmp_path / "missing.npz")
 
 
+def test_train_saves_chips_that_read_back_their_own_accuracy(tmp_path):
+    train = ["train", "--device", "reram_es", "--chips", "2", "--epochs", "1", "--quiet"]
+    assert main([*train, "--out", str(tmp_path)]) == 0
+    trained = xr.load_dataset(tmp_path / "train.nc", engine="scipy")
+    saved = load_chip(tmp_path / "chips" / "chip-1.npz")
+    assert saved.info["chip"] == 1 and saved.info["made_by"] == "train in-situ"
+    data = A.load_digits()
+    keys = saved.key[None]
+    acc = fleet_state_accuracy(
+        saved.spec,
+        saved.net,
+        jax.tree.map(lambda a: a[None], saved.identity),
+        jax.tree.map(lambda a: a[None], saved.state),
+        jnp.asarray(data.x_test),
+        jnp.asarray(data.y_test),
+        keys,
+        jnp.float32(1.0),
+    )
+    # read as training read it (t = 1 s, the same read key): the same accuracy, exactly
+    np.testing.assert_array_equal(np.asarray(acc), trained["test_accuracy"].values[1:])
+
+
+@pytest.mark.slow
 def test_train_saves_its_chips_and_transfer_moves_a_saved_one(tmp_path, capsys):
     train = ["train", "--device", "reram_es", "--chips", "2", "--epochs", "1", "--quiet"]
     assert main([*train, "--out", str(tmp_path / "t")]) == 0
