@@ -10,7 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._cli_config import add_config_arg, config_defaults, rerun_argv, resolved_config
+from ._cli_config import (
+    add_config_arg,
+    command_spec,
+    config_defaults,
+    rerun_argv,
+    resolved_config,
+)
 from ._cli_devices import accelerator_installed, add_device_args, start_devices
 from ._cli_sweep import add_sweep_parser, cmd_sweep
 from ._cli_types import (
@@ -513,15 +519,6 @@ def _cmd_chip(args: argparse.Namespace) -> None:
         f"{gain.max():.3f})"
     )
     print(f"wrote {nc} and {png}")
-
-
-def command_spec(args: argparse.Namespace, device: str, **settings: object):
-    """The spec a command runs: the preset with its settings, then the config file's other
-    hardware values (`[hardware]`), each checked."""
-    from ._hardware import apply_table
-    from ._train import spec_for
-
-    return apply_table(spec_for(device, **settings), args.hardware)
 
 
 def _rerun(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ._cli_types import CommandError
-from ._hardware import hardware_table, nearest
+from ._hardware import apply_table, hardware_table, nearest
 
 TABLES = ("hardware", "experiment", "grid")
 # options that say where and how a run happens, not what it computes (and positionals)
@@ -157,6 +157,14 @@ def _convert(action: argparse.Action, value: Any, where: str, path: str | Path) 
             f"got {value!r}"
         )
     return result
+
+
+def command_spec(args: argparse.Namespace, device: str, **settings: object) -> Any:
+    """The spec a command runs: the preset with its settings, then the config file's other
+    hardware values (`[hardware]`), each checked."""
+    from ._train import spec_for
+
+    return apply_table(spec_for(device, **settings), args.hardware)
 
 
 def resolved_config(args: argparse.Namespace, spec: Any | None = None) -> dict[str, str]:

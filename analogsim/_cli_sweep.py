@@ -97,8 +97,7 @@ def parse_grid(items: list[str]) -> dict[str, list[float]]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    from ._cli import command_spec
-    from ._cli_config import resolved_config
+    from ._cli_config import command_spec, resolved_config
     from ._networks import get_network
     from ._plots import plot_sweep
     from ._provenance import save_figure, write_dataset

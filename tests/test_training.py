@@ -134,6 +134,7 @@ def test_bad_train_command_lines(argv, needle, capsys):
     assert needle in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow  # 40 s in a subprocess; the in-situ API it walks through is tested above
 def test_in_situ_example_runs_on_tiny_sizes():
     import os
     import subprocess
