@@ -84,7 +84,8 @@ def fleet_map(
     Every chunk has the same shape (the last is padded with repeated indices and trimmed),
     so `fn` compiles once; `progress(n)` is called with the number of chips finished. Each
     chunk's indices are split over `mesh` (all devices by default), so a chunk is rounded
-    up to a multiple of the device count; results do not depend on either.
+    up to a multiple of the device count; results do not depend on the chunking, and agree
+    across device counts to float32 rounding (`_mesh`).
     """
     mesh = chip_mesh() if mesh is None else mesh
     chunk_size = padded(max(1, min(chunk_size, chips)), mesh)

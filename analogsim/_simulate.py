@@ -52,7 +52,7 @@ def simulate(
         chunk_size: chips per compiled call (bounds memory; results do not depend on it).
         progress: show a progress bar over chips.
         devices: each chunk's chips are split over this many devices (all JAX sees by
-            default; `chip_mesh`); results do not depend on it.
+            default; `chip_mesh`); results agree across counts to float32 rounding.
 
     Returns:
         Dataset with `accuracy` (chip, t), `digital_accuracy` (scalar) and provenance attrs.

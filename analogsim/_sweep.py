@@ -95,7 +95,7 @@ def sweep_simulate(
             memory.
         on_chunk: called with the number of chunks finished so far (after each chunk).
         devices: each chunk's pairs are split over this many devices (all JAX sees by
-            default); results and the store do not depend on it.
+            default); the store does not depend on it, results agree to float32 rounding.
 
     Returns:
         Dataset with `accuracy` (one dim per swept parameter in `grid` order, then `chip`),

@@ -67,7 +67,8 @@ def sweep_train(
             memory.
         on_chunk: called with the number of chunks finished so far.
         devices: each chunk's pairs are split over this many devices (all JAX sees by
-            default); results and the store do not depend on it.
+            default); the store does not depend on it; results agree as in-situ training
+            allows (`_mesh`: a rounding difference can fire a pulse more or less).
 
     Returns:
         Dataset with `test_accuracy` (one dim per swept parameter, then `chip`; read 1 s

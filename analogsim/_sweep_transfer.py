@@ -84,7 +84,8 @@ def sweep_transfer(
         chips: target chips per point.
         strategies: any of `STRATEGIES`.
         devices: each point's chips are split over this many devices (all JAX sees by
-            default); results and the store do not depend on it.
+            default); the store does not depend on it; results agree as in-situ training
+            allows (`_mesh`).
         settings: fixed `transfer` settings (epochs, temperature, ...) for every point.
 
     Returns:

@@ -130,10 +130,11 @@ def train(
       batch 64, lr 3e-3), then programmed open loop onto each chip and read at t = 1 s;
     - digital: float weights (Adam), copied bit for bit to `chips` digital replicas.
 
-    The chips are split over `devices` devices (all JAX sees by default); results do not
-    depend on the count. With `return_saved`, also returns what training made, ready for
-    `save_chip`/`save_network`: each in-situ chip (`SavedChip`: spec, key, identity,
-    conductance state), or the trained network (`SavedNetwork`).
+    The chips are split over `devices` devices (all JAX sees by default); identities are the
+    same bits on any count, trained numbers agree as in-situ training allows (`_mesh`). With
+    `return_saved`, also returns what training made, ready for `save_chip`/`save_network`:
+    each in-situ chip (`SavedChip`: spec, key, identity, conductance state), or the trained
+    network (`SavedNetwork`).
 
     Returns:
         Dataset: `test_accuracy` (chip), `loss` (chip, epoch), `digital_accuracy`, and for
