@@ -74,7 +74,8 @@ def test_two_processes_equal_one(tmp_path, command, name, variable):
     assert "wrote" in ours[0][-1] and ours[1] == []  # process 1 prints nothing of its own
     written = sorted(p.name for p in (tmp_path / "two").iterdir())
     figure = "transfer_loss.png" if name == "transfer" else f"{name}.png"
-    assert written == sorted([f"{name}.nc", figure] + (["sweep.chunks"] if name == "sweep" else []))
+    kept = {"simulate": ["network.npz"], "train": ["chips"], "sweep": ["sweep.chunks"]}
+    assert written == sorted([f"{name}.nc", figure, *kept.get(name, [])])
     ((rc, _, err),) = launch([*shared, str(tmp_path / "one")], processes=1, devices_each=1)
     assert rc == 0, err[-2000:]
     a = xr.load_dataset(tmp_path / "two" / f"{name}.nc", engine="scipy")
