@@ -32,7 +32,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ._cli_types import CommandError
+from ._cli_types import CommandError, float_list, str_list
 from ._hardware import apply_table, hardware_table, nearest
 
 TABLES = ("hardware", "experiment", "grid")
@@ -106,7 +106,7 @@ def config_defaults(
     hardware = dict(data.get("hardware", {}))
     for key in list(hardware):
         if key in actions:  # device, wire_resistance, tile (variation): also options
-            if actions[key].type is not None and "list" in actions[key].type.__name__:
+            if actions[key].type in (float_list, str_list):
                 raise CommandError(
                     f"--config {path}: hardware.{key} is a list setting of {sub.prog}; "
                     f"give it in [experiment]"
@@ -179,8 +179,8 @@ def resolved_config(args: argparse.Namespace, spec: Any | None = None) -> dict[s
     experiment = {k: v for k, v in sorted(vars(args).items()) if k not in skip and v is not None}
     tables: dict[str, dict[str, Any]] = {}
     if spec is not None:
-        tables["hardware"] = {k: v for k, v in hardware_table(spec).items() if k not in experiment}
-        tables["hardware"] = {k: v for k, v in tables["hardware"].items() if v is not None}
+        table = hardware_table(spec).items()
+        tables["hardware"] = {k: v for k, v in table if k not in experiment and v is not None}
     tables["experiment"] = experiment
     if args.command == "sweep":
         tables["grid"] = parse_grid(args.param)

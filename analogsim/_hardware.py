@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from device_models import PRESETS, PULSE_PRESETS
 from device_models._checks import ParameterError
 
+from ._provenance import describe
 from ._spec import HardwareSpec
 from ._sweep_params import STATIC, _get, sweepable, with_values
 
@@ -66,18 +66,12 @@ def hardware_table(spec: HardwareSpec) -> dict[str, Any]:
         mine, theirs = getattr(spec, key), getattr(base, key)
         if mine != theirs:
             table[key] = mine
-    if describe_spec(hardware_spec(table)) != describe_spec(spec):
+    if describe(hardware_spec(table)) != describe(spec):
         raise ParameterError(
             "this spec differs from its preset in a way a hardware table cannot describe "
             "(build it with spec_for and named values)"
         )
     return table
-
-
-def describe_spec(spec: HardwareSpec) -> Any:
-    from ._provenance import describe
-
-    return describe(spec)
 
 
 def hardware_spec(table: Mapping[str, Any], *, default_device: str | None = None) -> HardwareSpec:
@@ -93,12 +87,9 @@ def hardware_spec(table: Mapping[str, Any], *, default_device: str | None = None
     name = table.pop("device", default_device)
     if name is None:
         raise ParameterError("the hardware table needs a device (a preset name)")
-    known = sorted([*PRESETS, *PULSE_PRESETS])
-    if not isinstance(name, str) or name not in known:
-        raise ParameterError(
-            f"unknown device preset {name!r}{nearest(str(name), known)}; known: {', '.join(known)}"
-        )
-    return apply_table(spec_for(name), table)
+    if not isinstance(name, str):
+        raise ParameterError(f"the hardware table's device must be a preset name; got {name!r}")
+    return apply_table(spec_for(name), table)  # an unknown preset: spec_for names the nearest
 
 
 def apply_table(spec: HardwareSpec, table: Mapping[str, Any]) -> HardwareSpec:

@@ -162,18 +162,19 @@ def train(
         )
         acc, loss = out["test_accuracy"], out["loss"]
         extra["pulses"] = (("chip",), out["pulses"])
-        in_situ_spec, root = check_in_situ_spec(spec), root_key(seed)
-        saved: list[SavedChip] | SavedNetwork = [
-            SavedChip(
-                in_situ_spec,
-                net,
-                chip_key(root, i),
-                take(out["chip"], i),
-                take(out["state"], i),
-                {"made_by": "train in-situ", "seed": seed, "chip": i, "epochs": epochs},
-            )
-            for i in range(chips)
-        ]
+        if return_saved:  # one chip at a time out of the fleet: only when asked
+            in_situ_spec, root = check_in_situ_spec(spec), root_key(seed)
+            saved: list[SavedChip] | SavedNetwork = [
+                SavedChip(
+                    in_situ_spec,
+                    net,
+                    chip_key(root, i),
+                    take(out["chip"], i),
+                    take(out["state"], i),
+                    {"made_by": "train in-situ", "seed": seed, "chip": i, "epochs": epochs},
+                )
+                for i in range(chips)
+            ]
     else:
         with progress_bar(total=1, desc=f"{mode} training", unit="run", enabled=progress) as bar:
             if mode == "digital":

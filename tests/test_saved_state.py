@@ -14,9 +14,9 @@ from helpers import TINY_NET, tiny_params
 
 import analogsim as A
 from analogsim._cli import main
-from analogsim._hardware import describe_spec
 from analogsim._in_situ import check_in_situ_spec
 from analogsim._in_situ_fleet import fleet_state_accuracy, init_fleet
+from analogsim._provenance import describe as describe_spec
 from analogsim._state_file import (
     SavedChip,
     SavedNetwork,
