@@ -19,6 +19,8 @@ from ._data import Dataset as Dataset
 from ._data import load_dataset as load_dataset
 from ._data import load_digits as load_digits
 from ._data import load_npz as load_npz
+from ._device_update import DeviceUpdateState as DeviceUpdateState
+from ._device_update import device_update as device_update
 from ._distill import distill_loss as distill_loss
 from ._distill import soft_targets as soft_targets
 from ._distributed import initialize_distributed as initialize_distributed
@@ -27,6 +29,9 @@ from ._forward import analog_linear as analog_linear
 from ._forward import apply_analog as apply_analog
 from ._hardware import hardware_spec as hardware_spec
 from ._hardware import hardware_table as hardware_table
+from ._in_situ import chip_gradients as chip_gradients
+from ._in_situ import init_in_situ as init_in_situ
+from ._in_situ import opt_init_tree as opt_init_tree
 from ._in_situ_fleet import TrainingError as TrainingError
 from ._in_situ_fleet import fleet_state_accuracy as fleet_state_accuracy
 from ._in_situ_fleet import init_fleet as init_fleet

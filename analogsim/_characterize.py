@@ -136,11 +136,12 @@ def pulse_response_curve(
     seed: int = 0,
     variation: float = 1.0,
 ) -> xr.Dataset:
-    """Conductance of `devices` devices of one chip under `pulses` up pulses, then as many down.
+    """Conductance of `devices` devices of one chip under `pulses` up pulses, then as many down
+    (one-way devices such as PCM: up only, from their RESET level).
 
     Devices start at their own lower bound; by default the train is long enough to cross the
-    nominal range 1.2 times at the mean step. Device i is device i of the identity drawn from
-    `stream(root_key(seed), "identity")`, pulse p draws its noise from
+    nominal range 1.2 times at the controller's nominal step. Device i is device i of the
+    identity drawn from `stream(root_key(seed), "identity")`, pulse p draws its noise from
     `stream(root, "update", p)`.
 
     Returns:
@@ -149,12 +150,14 @@ def pulse_response_curve(
     """
     check_int_range("devices", devices, 1, 10**6)
     if pulses is None:
-        states = float((response.w_max - response.w_min) / response.dw_min)
+        states = float((response.w_max - response.w_min) / response.nominal_step())
         pulses = int(min(1.2 * states, 50_000))
     check_int_range("pulses", pulses, 1, 10**6)
     root = root_key(seed)
     identity = response.draw_identity((devices,), key=stream(root, "identity"), variation=variation)
-    direction = np.concatenate([np.ones(pulses, np.int32), -np.ones(pulses, np.int32)])
+    direction = np.ones(pulses, np.int32)
+    if not response.unidirectional:
+        direction = np.concatenate([direction, -direction])
 
     @jax.jit
     def run(identity, direction):
@@ -169,7 +172,10 @@ def pulse_response_curve(
             )
             return g, g
 
-        g0 = response.to_g(identity.w_min)  # each device at its own lower bound
+        # each device at its own lower bound (a one-way device at its RESET level)
+        g0 = response.to_g(
+            response.reset_w(identity) if response.unidirectional else identity.w_min
+        )
         _, trace = jax.lax.scan(one, g0, (jnp.arange(direction.shape[0]), direction))
         return jnp.concatenate([g0[None], trace]).T
 
@@ -183,7 +189,9 @@ def pulse_response_curve(
         },
     )
     ds["conductance"].attrs.update(units="uS", long_name="device conductance")
-    ds["pulse"].attrs.update(long_name="pulse number (up, then down)")
+    ds["pulse"].attrs.update(
+        long_name="pulse number (up)" if response.unidirectional else "pulse number (up, then down)"
+    )
     ds.attrs.update(
         provenance_attrs(
             None,

@@ -22,9 +22,10 @@ class LayerIdentity(eqx.Module):
         devices: identity of the differential pairs, fields of shape (2, rows, cols);
             index 0 is the G+ device, 1 the G- device.
         periphery: that layer's DAC and ADC errors.
-        pulses: each G+ device's pulsed-update response, shape (rows, cols), when the spec
-            has a pulse response (in-situ training); None otherwise. The G+ devices' own
-            range (`devices.g_min[0]`, `devices.g_max[0]`) is then their pulse bounds.
+        pulses: each pulsed device's update response when the spec has a pulse response (in-situ
+            training), None otherwise: shape (rows, cols) for the G+ devices, or (2, rows,
+            cols) for both devices of each pair when the response is unidirectional (PCM).
+            Those devices' own range (`devices.g_min`, `devices.g_max`) is their pulse bounds.
     """
 
     devices: DeviceIdentity
@@ -75,15 +76,18 @@ def make_chip(spec: HardwareSpec, shapes: Sequence[tuple[int, int]], *, key: Arr
         pulses = None
         if spec.pulse_response is not None:
             response = spec.pulse_response
+            # one-way devices pulse both devices of a pair, the others only G+
+            shape = (2, rows, cols) if response.unidirectional else (rows, cols)
             pulses = response.draw_identity(
-                (rows, cols), key=stream(k, "identity", 2), variation=spec.variation
+                shape, key=stream(k, "identity", 2), variation=spec.variation
             )
-            # a G+ device's range is its own pulse bounds: writes and pulses alike stop there
+            # a pulsed device's range is its own pulse bounds: writes and pulses stop there
             lo, hi = response.to_g(pulses.w_min), response.to_g(pulses.w_max)
+            pulsed = slice(None) if response.unidirectional else 0
             devices = eqx.tree_at(
                 lambda d: (d.g_min, d.g_max),
                 devices,
-                (devices.g_min.at[0].set(lo), devices.g_max.at[0].set(hi)),
+                (devices.g_min.at[pulsed].set(lo), devices.g_max.at[pulsed].set(hi)),
             )
         layers.append(LayerIdentity(devices=devices, periphery=periphery, pulses=pulses))
     return ChipIdentity(layers=tuple(layers))

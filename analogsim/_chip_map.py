@@ -37,8 +37,8 @@ def chip_map(
         Dataset over `pair` (G+, G-), `row` (inputs) and `col` (outputs): `read_gain`,
         `g_max` (the device's own upper conductance, uS), `stuck` (+1 on, -1 off, 0 free),
         `drift_z` and `iv_nonlinearity`; the converters' `dac_gain` (col_tile, row) and
-        `adc_gain`, `adc_offset` (row_tile, col); for pulsed specs each G+ device's pulse
-        steps `dw_up`, `dw_down` (row, col; weight units).
+        `adc_gain`, `adc_offset` (row_tile, col); for pulsed specs each pulsed device's
+        steps `dw_up`, `dw_down` (row, col, or pair, row, col for one-way devices; w units).
     """
     check_int_range("chip", chip, 0, 2**32 - 1)
     if not 0 <= layer < len(shapes):
@@ -59,8 +59,10 @@ def chip_map(
         "adc_offset": (("row_tile", "col"), np.asarray(p.adc_offset, np.float64)),
     }
     if identity.pulses is not None:
-        variables["dw_up"] = (("row", "col"), np.asarray(identity.pulses.dw_up, np.float64))
-        variables["dw_down"] = (("row", "col"), np.asarray(identity.pulses.dw_down, np.float64))
+        # one-way devices (PCM) pulse both devices of a pair, the others G+ alone
+        pulse_dims = dims if identity.pulses.dw_up.ndim == 3 else ("row", "col")
+        variables["dw_up"] = (pulse_dims, np.asarray(identity.pulses.dw_up, np.float64))
+        variables["dw_down"] = (pulse_dims, np.asarray(identity.pulses.dw_down, np.float64))
     rows, cols = shapes[layer]
     ds = xr.Dataset(
         variables,

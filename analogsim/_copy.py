@@ -106,13 +106,16 @@ def _reference_targets(spec: HardwareSpec, w: Array) -> tuple[Array, Array]:
     each pair first carries the corrections (+1 for G+, -1 for G-, shape (2, rows, cols))."""
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
-    if spec.pulse_response is not None:
+    if spec.pulse_response is not None and not spec.pulse_response.unidirectional:
         # in-situ mapping: G- is a reference at the conductance of w = 0, G+ carries
         aims = reference_to_conductances(spec, w)
         carrier = jnp.stack([jnp.ones_like(w), jnp.zeros_like(w)])
         return aims, carrier
     plus = w >= 0
-    aims = jnp.stack([g_lo + jnp.maximum(w, 0.0) * span, g_lo + jnp.maximum(-w, 0.0) * span])
+    if spec.pulse_response is not None:  # one-way pairs climb from their RESET level
+        aims = reference_to_conductances(spec, w)
+    else:
+        aims = jnp.stack([g_lo + jnp.maximum(w, 0.0) * span, g_lo + jnp.maximum(-w, 0.0) * span])
     carrier = jnp.stack([plus, ~plus]).astype(w.dtype) * jnp.array([1.0, -1.0])[:, None, None]
     return aims, carrier
 

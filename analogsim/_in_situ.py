@@ -2,8 +2,9 @@
 
 Forward passes run through the chip itself (its identity, read noise, converters); gradients
 come from those outputs (straight-through at the converters); every weight update is a pulse
-train that each G+ device answers in its own way. The G- device of each pair is a reference
-held at the conductance of w = 0 (aihwkit's convention for bidirectional devices), so the
+train that each device answers in its own way. For devices that move both ways the G- device
+of each pair is a reference held at the conductance of w = 0 (aihwkit's convention); one-way
+devices (PCM) climb on both sides of the pair and are refreshed when they fill up. The
 effective weight is scale * (G+ - G-) / span with a fixed digital scale per layer.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
@@ -21,6 +21,7 @@ from jaxtyping import Array
 from device_models._checks import ParameterError
 
 from ._chip import ChipIdentity, make_chip
+from ._device_update import apply_to_devices
 from ._forward import analog_linear
 from ._keys import stream
 from ._mapping import conductance_span, reference_to_conductances
@@ -28,7 +29,6 @@ from ._networks import Network, apply
 from ._program import ChipState, layer_state
 from ._spec import HardwareSpec
 from ._train_digital import cross_entropy
-from ._update import pulsed_update
 
 
 def check_in_situ_spec(spec: HardwareSpec) -> HardwareSpec:
@@ -37,7 +37,8 @@ def check_in_situ_spec(spec: HardwareSpec) -> HardwareSpec:
     if spec.pulse_response is None:
         raise ParameterError(
             f"device {spec.device.name!r} has no pulsed-update model, so it cannot be trained "
-            "in situ; use a pulsed preset (see `analogsim devices`) or another mode"
+            "in situ; use a pulsed preset (see `analogsim devices`; for PCM, pcm_pulsed) or "
+            "another mode"
         )
     return dataclasses.replace(spec, drift_compensation=False)
 
@@ -67,31 +68,27 @@ def init_in_situ(
     return chip, ChipState(layers=tuple(layers))
 
 
-def in_situ_step(
+def chip_gradients(
     spec: HardwareSpec,
     net: Network,
     chip: ChipIdentity,
     state: ChipState,
-    opt: optax.GradientTransformation,
-    opt_state: optax.OptState,
     x: Array,
     y: Array,
     *,
     key: Array,
-    max_pulses: int = 31,
     loss: Callable[[Array, Array], Array] = cross_entropy,
-) -> tuple[ChipState, optax.OptState, Array, Array, Array]:
-    """One training step on the chip, minimizing `loss(logits, y)` (integer labels by default;
-    soft targets with a distillation loss).
+) -> tuple[dict[str, list[Array]], Array, Array]:
+    """The loss `loss(logits, y)` of a forward pass through the chip itself and its gradients
+    in weight units, as optax takes them.
+
+    Layer l's read draws from `fold_in(fold_in(key, 0), l)`. The gradient with respect to
+    each G+ conductance (through the chip's own read-out, straight through its converters)
+    is expressed per unit of weight: dL/dw = dL/dG+ span / scale for w = scale (G+ - G-) / span.
 
     Returns:
-        (state, opt_state, loss, pulses fired, layer_ok): `layer_ok[l]` says layer l's
-        outputs and gradients in this step and its conductances and bias after it are all finite.
-
-    The gradient of the loss with respect to each G+ conductance (through the chip's own
-    read-out) is expressed in weight units, passed through `opt` (any optax chain: SGD,
-    clipping, schedules) to give the desired weight change, turned into pulses and applied;
-    biases, kept digitally beside the array, take the optax update directly.
+        (gradients {"w": [(rows, cols)], "b": [(cols,)]}, loss, outputs_ok): `outputs_ok[l]`
+        says layer l's outputs were finite.
     """
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
@@ -115,7 +112,6 @@ def in_situ_step(
         return loss(logits, y), jnp.stack(ok)
 
     (value, outputs_ok), grads = jax.value_and_grad(loss_fn, has_aux=True)(state)
-    # dL/dw = dL/dg+ * span / scale for w = scale (g+ - g-) / span
     grad_tree = {
         "w": [
             gl.devices.g[0] * span / sl.scale
@@ -123,33 +119,49 @@ def in_situ_step(
         ],
         "b": [gl.bias for gl in grads.layers],
     }
+    return grad_tree, value, outputs_ok
+
+
+def in_situ_step(
+    spec: HardwareSpec,
+    net: Network,
+    chip: ChipIdentity,
+    state: ChipState,
+    opt: optax.GradientTransformation,
+    opt_state: optax.OptState,
+    x: Array,
+    y: Array,
+    *,
+    key: Array,
+    max_pulses: int = 31,
+    loss: Callable[[Array, Array], Array] = cross_entropy,
+) -> tuple[ChipState, optax.OptState, Array, Array, Array]:
+    """One training step on the chip, minimizing `loss(logits, y)` (integer labels by default;
+    soft targets with a distillation loss).
+
+    Returns:
+        (state, opt_state, loss, pulses fired, layer_ok): `layer_ok[l]` says layer l's
+        outputs and gradients in this step and its conductances and bias after it are all finite.
+
+    The gradients of `chip_gradients` pass through `opt` (any optax chain: SGD, clipping,
+    schedules) to give the desired weight change, which `apply_to_devices` fires as pulses
+    (layer l's from `fold_in(key, 1 + l)`); biases, kept digitally beside the array, take
+    the optax update directly. `device_update` is the same last step as an optax link.
+    """
+    grad_tree, value, outputs_ok = chip_gradients(spec, net, chip, state, x, y, key=key, loss=loss)
     updates, opt_state = opt.update(grad_tree, opt_state)
-    layers, fired = [], jnp.int32(0)
-    for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
-        delta_g = updates["w"][index] * span / sl.scale
-        g_plus, n = pulsed_update(
-            spec,
-            layer_id,
-            sl.devices.g[0],
-            delta_g,
-            key=jax.random.fold_in(key, 1 + index),
-            max_pulses=max_pulses,
-        )
-        devices = eqx.tree_at(lambda d: d.g, sl.devices, sl.devices.g.at[0].set(g_plus))
-        layers.append(
-            eqx.tree_at(lambda s: (s.devices, s.bias), sl, (devices, sl.bias + updates["b"][index]))
-        )
-        fired = fired + jnp.sum(jnp.abs(n))
+    keys = [jax.random.fold_in(key, 1 + i) for i in range(len(chip.layers))]
+    state, fired, _ = apply_to_devices(spec, chip, state, updates, keys=keys, max_pulses=max_pulses)
     layer_ok = jnp.stack(
         [
             outputs_ok[i]
             & jnp.all(jnp.isfinite(grad_tree["w"][i]))
             & jnp.all(jnp.isfinite(sl.devices.g))
             & jnp.all(jnp.isfinite(sl.bias))
-            for i, sl in enumerate(layers)
+            for i, sl in enumerate(state.layers)
         ]
     )
-    return ChipState(layers=tuple(layers)), opt_state, value, fired, layer_ok
+    return state, opt_state, value, fired, layer_ok
 
 
 def opt_init_tree(state: ChipState) -> dict[str, list[Array]]:

@@ -40,9 +40,16 @@ def weights_to_conductances(
 def reference_to_conductances(
     spec: HardwareSpec, wn: Float[Array, "rows cols"]
 ) -> Float[Array, "2 rows cols"]:
-    """Target conductances (uS) of the in-situ mapping for normalized weights `wn`: G+ at
-    g_ref + wn * span, G- a reference at g_ref, the conductance of w = 0 on the pulse axis
-    (aihwkit's convention for bidirectional devices). Needs a pulse response."""
+    """Target conductances (uS) of the in-situ mapping for normalized weights `wn`. Devices that
+    move both ways: G+ at g_ref + wn * span, G- a reference at g_ref, the conductance of w = 0
+    on the pulse axis (aihwkit's convention). One-way devices (PCM): a differential pair
+    climbing from the nominal RESET level, G+/- = g_reset + max(+-wn, 0) * span, so both have
+    room to grow. Needs a pulse response."""
     g_lo, g_hi = conductance_span(spec)
-    g_ref = spec.pulse_response.to_g(jnp.float32(0.0))
+    response = spec.pulse_response
+    if response.unidirectional:
+        g_reset = response.to_g(response.w_min + jnp.asarray(response.reset, jnp.float32))
+        span = g_hi - g_lo
+        return g_reset + jnp.stack([jnp.maximum(wn, 0.0), jnp.maximum(-wn, 0.0)]) * span
+    g_ref = response.to_g(jnp.float32(0.0))
     return jnp.stack([g_ref + wn * (g_hi - g_lo), jnp.full(wn.shape, g_ref)])

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
-from device_models import AbstractPulseResponse
+from device_models import AbstractPulseResponse, PulseIdentity
 from device_models._checks import ParameterError
 
 from ._chip import LayerIdentity
 from ._spec import HardwareSpec
 
+# The longest SET train a refresh fires (PCM: about 73 nominal pulses climb the whole range).
+REFRESH_MAX_PULSES = 255
+
 
 def nominal_pulse_step(response: AbstractPulseResponse) -> Array:
     """Conductance change of one nominal pulse, microsiemens: what the controller assumes."""
-    return response.dw_min * (response.g_max - response.g_min) / (response.w_max - response.w_min)
+    scale = (response.g_max - response.g_min) / (response.w_max - response.w_min)
+    return response.nominal_step() * scale
 
 
 def pulse_counts(
@@ -36,20 +40,31 @@ def pulse_counts(
 def pulsed_update(
     spec: HardwareSpec,
     layer: LayerIdentity,
-    g_plus: Float[Array, "rows cols"],
+    g: Float[Array, "2 rows cols"],
     delta_g: Float[Array, "rows cols"],
     *,
     key: Array,
     max_pulses: int = 31,
-) -> tuple[Float[Array, "rows cols"], Int[Array, "rows cols"]]:
-    """Apply a desired change `delta_g` (uS) to the G+ devices of one layer as pulse trains.
+) -> tuple[Float[Array, "2 rows cols"], Int[Array, ""], Int[Array, ""]]:
+    """Apply a desired change `delta_g` (uS, of G+ - G-) to one layer's pairs as pulse trains.
 
-    The controller turns the desired change into pulse counts with the *nominal* step; each
-    device then answers with its own step, asymmetry, bounds and cycle-to-cycle noise, and
-    stuck devices ignore the pulses. Returns the new G+ conductances and the pulse counts.
+    The controller turns the desired change into signed pulse counts with the *nominal* step;
+    each device then answers with its own step, asymmetry, bounds and cycle-to-cycle noise,
+    and stuck devices ignore the pulses. Devices that move both ways take all pulses on G+
+    (G- is a fixed reference). One-way devices (PCM) take a positive count as SET pulses on
+    G+ and a negative one as SET pulses on G-, and pairs that filled up are then refreshed
+    (`refresh_pairs`).
+
+    Args:
+        g: the pairs' conductances (G+, G-) before the update, microsiemens.
+        key: pulse counts draw from `fold_in(key, 0)`, the pulses from `fold_in(key, 1)`, a
+            refresh from `fold_in(key, 2)`.
+
+    Returns:
+        (conductances after, pulses fired including refresh pulses, pairs refreshed).
     """
-    response = spec.pulse_response
-    if response is None or layer.pulses is None:
+    response, identity = spec.pulse_response, layer.pulses
+    if response is None or identity is None:
         raise ParameterError(
             "this hardware spec has no pulse_response; pulsed updates need a pulsed preset"
         )
@@ -59,8 +74,63 @@ def pulsed_update(
         key=jax.random.fold_in(key, 0),
         max_pulses=max_pulses,
     )
-    g_new = response.apply_pulses(
-        layer.pulses, g_plus, n, key=jax.random.fold_in(key, 1), max_pulses=max_pulses
+    stuck = layer.devices.stuck_on | layer.devices.stuck_off
+    fired = jnp.sum(jnp.abs(n))
+    if not response.unidirectional:
+        g_plus = response.apply_pulses(
+            identity, g[0], n, key=jax.random.fold_in(key, 1), max_pulses=max_pulses
+        )
+        return jnp.where(stuck, g, g.at[0].set(g_plus)), fired, jnp.int32(0)
+    counts = jnp.stack([jnp.maximum(n, 0), jnp.maximum(-n, 0)])
+    moved = response.apply_pulses(
+        identity, g, counts, key=jax.random.fold_in(key, 1), max_pulses=max_pulses
     )
-    stuck = layer.devices.stuck_on[0] | layer.devices.stuck_off[0]
-    return jnp.where(stuck, g_plus, g_new), n
+    moved = jnp.where(stuck, g, moved)
+    refreshed, extra, due = refresh_pairs(response, identity, moved, key=jax.random.fold_in(key, 2))
+    return jnp.where(stuck, moved, refreshed), fired + extra, jnp.sum(due).astype(jnp.int32)
+
+
+def refresh_pairs(
+    response: AbstractPulseResponse,
+    identity: PulseIdentity,
+    g: Float[Array, "2 rows cols"],
+    *,
+    key: Array,
+) -> tuple[Float[Array, "2 rows cols"], Int[Array, ""], Bool[Array, "rows cols"]]:
+    """Refresh the one-way pairs that filled up (Nandakumar et al., Front. Neurosci. 2020).
+
+    A pair is due when one device is above `refresh_upper` and the other above
+    `refresh_lower` of the nominal range (aihwkit's `OneSidedUnitCell` rule). Its weight
+    G+ - G- is read, both devices are RESET to their own RESET level, and the device of the
+    weight's sign is SET back up pulse by pulse, each followed by a read, until it has
+    climbed by |G+ - G-| (at most `REFRESH_MAX_PULSES`): closed loop, because one SET pulse
+    of a PCM device scatters by about half its mean. Reads are exact here (their noise is the
+    read model's business, not modelled in this loop). Round i draws from `fold_in(key, i)`.
+
+    Returns:
+        (conductances, SET pulses fired, which pairs were refreshed).
+    """
+    x = (g - response.g_min) / (response.g_max - response.g_min)
+    up, low = response.refresh_upper, response.refresh_lower
+    due = ((x[0] > up) & (x[1] > low)) | ((x[0] > low) & (x[1] > up))
+    d = g[0] - g[1]
+    carrier = jnp.stack([d >= 0, d < 0])  # which device carries the weight back
+    g_reset = response.to_g(response.reset_w(identity))
+    target = g_reset + jnp.abs(d)
+
+    def needs(g: Array) -> Array:
+        return due & carrier & (g < target)
+
+    def body(carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
+        i, g, fired = carry
+        n = needs(g).astype(jnp.int32)
+        g = response.apply_pulses(identity, g, n, key=jax.random.fold_in(key, i), max_pulses=1)
+        return i + 1, g, fired + jnp.sum(n)
+
+    start = jnp.where(due, g_reset, g)
+    _, rewritten, fired = jax.lax.while_loop(
+        lambda c: (c[0] < REFRESH_MAX_PULSES) & jnp.any(needs(c[1])),
+        body,
+        (jnp.int32(0), start, jnp.int32(0)),
+    )
+    return rewritten, fired, due

@@ -9,6 +9,7 @@ from ._ideal import Ideal as Ideal
 from ._identity import DeviceIdentity as DeviceIdentity
 from ._identity import draw_identity as draw_identity
 from ._pcm import PCM as PCM
+from ._pcm_pulsed import PCMSetStep as PCMSetStep
 from ._pulse_families import ConstantStep as ConstantStep
 from ._pulse_families import ExpStep as ExpStep
 from ._pulse_families import LinearStep as LinearStep

@@ -89,6 +89,9 @@ class AbstractPulseResponse(eqx.Module):
 
     # Families whose step does not depend on w sum a pulse train in closed form.
     step_depends_on_w: ClassVar[bool] = True
+    # Devices that move one way only (PCM: SET pulses crystallize, only a full RESET goes
+    # back): both devices of a pair answer pulses, and a pair is refreshed when it fills up.
+    unidirectional: ClassVar[bool] = False
 
     def __check_init__(self) -> None:
         check_range("g_min", self.g_min, 0.0, unit="uS")
@@ -115,6 +118,19 @@ class AbstractPulseResponse(eqx.Module):
     def family_spread(self) -> tuple[ArrayLike, ArrayLike]:
         """(mean, device-to-device std) of the family's own per-device number."""
         return 0.0, 0.0
+
+    def pulse_move(
+        self, identity: PulseIdentity, w: Float[Array, "..."], up: Array, xi: Array
+    ) -> Float[Array, "..."]:
+        """Signed move of one pulse at `w` with cycle-to-cycle draw `xi` (standard normal):
+        the step times (1 + dw_min_std xi), so the noise is relative to the step."""
+        dw = self.step(identity, w, up) * (1.0 + self.dw_min_std * xi)
+        return jnp.where(up, dw, -dw)
+
+    def nominal_step(self) -> Array:
+        """The step (w units) a controller counts pulses with: dw_min, the step at the
+        reference point; families whose step varies strongly over the range override it."""
+        return jnp.asarray(self.dw_min)
 
     # --- what every family shares ------------------------------------------------------------
 
@@ -195,8 +211,7 @@ class AbstractPulseResponse(eqx.Module):
             i, w = carry
             xi = jax.random.normal(jax.random.fold_in(key, i), w.shape)
             # not clipped: with a large spread a pulse can move the wrong way, as in aihwkit
-            dw = self.step(identity, w, up) * (1.0 + self.dw_min_std * xi)
-            w = w + jnp.where(count > i, jnp.where(up, dw, -dw), 0.0)
+            w = w + jnp.where(count > i, self.pulse_move(identity, w, up, xi), 0.0)
             return i + 1, jnp.clip(w, identity.w_min, identity.w_max)
 
         # only as many rounds as the longest train asks for (updates are mostly 0-3 pulses)

@@ -7,8 +7,9 @@ number of states and every spread are not.
 
 Each preset also names how its devices *read* (`read_model`): `reram_es` devices are HfOx
 RRAM and read as the `rram` preset does (read gain, stuck devices, I-V law, read noise,
-relaxation); the others are abstract update models (aihwkit's convention) whose reads are
-ideal, so everything chip-specific about them is in their update response and converters.
+relaxation), `pcm_pulsed` devices as the `pcm` preset does (drift, 1/f read noise); the
+others are abstract update models (aihwkit's convention) whose reads are ideal, so
+everything chip-specific about them is in their update response and converters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 from ._base import AbstractDeviceModel
 from ._checks import ParameterError
 from ._ideal import Ideal
+from ._pcm import PCM
+from ._pcm_pulsed import PCMSetStep
 from ._pulse_families import ConstantStep, ExpStep, LinearStep
 from ._pulse_response import AbstractPulseResponse
 from ._rram import RRAM
@@ -108,11 +111,36 @@ def ecram() -> LinearStep:
     )
 
 
+def pcm_pulsed() -> PCMSetStep:
+    """Ge2Sb2Te5 PCM under SET pulses, as aihwkit's PCMPresetDevice fitted to Nandakumar et
+    al., "Mixed-precision deep learning based on computational memory", Front. Neurosci.
+    14:406 (2020): exponential SET step dw_min = 0.01 on a [0, 2] range (here [-1, 1]), a = -1,
+    gamma = 2.5, A_up = -27.235 (the first pulses after a RESET are ~28x the last ones, about
+    73 nominal pulses from floor to top), 20% step and 10% upper-bound spread, 5% imbalance
+    spread, cycle-to-cycle noise 0.6 (|step| + 0.042 + 0.108 q), RESET to 0.01 +- 0.02 above
+    the floor. Unidirectional: used as a G+/G- pair with refresh at aihwkit's thresholds
+    (one device above 75% of the range, the other above 25%). Reads follow the `pcm`
+    statistical model (programming noise, drift, 1/f read noise) over 0..25 uS."""
+    return PCMSetStep(
+        name="pcm_pulsed",
+        citation="Nandakumar et al., Front. Neurosci. 14:406 (2020) (aihwkit PCMPresetDevice)",
+        g_max=25.0,
+        dw_min=0.01,
+        up_down=0.0,
+        up_down_dtod=0.05,
+        dw_min_dtod=0.2,
+        w_max_dtod=0.1,
+        w_min_dtod=0.0,
+        dw_min_std=0.6,
+    )
+
+
 PULSE_PRESETS = {
     "idealized": idealized,
     "gokmen_vlasov": gokmen_vlasov,
     "reram_es": reram_es,
     "ecram": ecram,
+    "pcm_pulsed": pcm_pulsed,
 }
 
 
@@ -126,9 +154,12 @@ def get_pulse_response(name: str) -> AbstractPulseResponse:
 
 
 def read_model(name: str) -> AbstractDeviceModel:
-    """How the devices of pulsed preset `name` read: `rram` for `reram_es` (HfOx RRAM), an
-    ideal read over the response's conductance range for the abstract update models."""
+    """How the devices of pulsed preset `name` read: `rram` for `reram_es` (HfOx RRAM), `pcm`
+    for `pcm_pulsed`, an ideal read over the response's conductance range for the abstract
+    update models."""
     response = get_pulse_response(name)
     if name == "reram_es":
         return RRAM(g_min=response.g_min, g_max=response.g_max)
+    if name == "pcm_pulsed":
+        return PCM(g_max=response.g_max)
     return Ideal(g_min=response.g_min, g_max=response.g_max)

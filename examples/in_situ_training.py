@@ -1,5 +1,6 @@
-"""Learning on the chip: train the digits MLP in situ on one chip and on a small fleet, and
-compare with hardware-aware training.
+"""Learning on the chip: train the digits MLP in situ on one chip and on a small fleet,
+compare with hardware-aware training, and write your own training loop with optax on a PCM
+chip whose devices only move one way.
 
     python examples/in_situ_training.py                      # ~1 minute on a laptop CPU
     python examples/in_situ_training.py --epochs 1 --chips 2  # a quick look
@@ -7,7 +8,10 @@ compare with hardware-aware training.
 
 import argparse
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 import analogsim as A
 from analogsim._train import spec_for, train, train_in_situ
@@ -40,3 +44,41 @@ hwa = train(
     spec_for("pcm"), net, data, mode="hardware-aware", chips=args.chips, epochs=3 * args.epochs
 )
 print(f"hardware-aware on PCM chips: accuracy {np.round(hwa['test_accuracy'].values, 3)}")
+
+# 4. Your own loop: any optax chain whose last link is `device_update`, which fires the pulses
+#    and returns the change the devices actually made. PCM only moves up (SET pulses), so each
+#    weight is a G+/G- pair climbing on both sides, refreshed (RESET, rewrite) when both are
+#    high (Nandakumar et al. 2020).
+pcm = spec_for("pcm_pulsed")
+root = A.root_key(0)
+chip, state = A.init_in_situ(pcm, net, A.init_params(net, key=root), key=A.chip_key(root, 0))
+steps = len(data.y_train) // 16
+opt = optax.chain(
+    optax.clip_by_global_norm(1.0),
+    optax.sgd(optax.cosine_decay_schedule(0.1, steps * args.epochs)),
+    A.device_update(pcm, chip),
+)
+opt_state = opt.init(A.opt_init_tree(state))
+
+
+@jax.jit
+def step(state, opt_state, x, y, key):
+    grads, loss, _ = A.chip_gradients(pcm, net, chip, state, x, y, key=A.stream(key, "read"))
+    changes, opt_state = opt.update(grads, opt_state, state, key=A.stream(key, "update"))
+    return optax.apply_updates(state, changes), opt_state
+
+
+x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+for epoch in range(args.epochs):
+    order = jax.random.permutation(A.stream(root, "train", epoch), len(y))
+    for s in range(steps):
+        batch = order[s * 16 : (s + 1) * 16]
+        state, opt_state = step(
+            state, opt_state, x[batch], y[batch], A.stream(root, "train", epoch, s)
+        )
+logits = A.apply_analog(pcm, net, chip, state, jnp.asarray(data.x_test), t=1.0, key=root)
+done = opt_state[-1]
+print(
+    f"one PCM chip, own optax loop: accuracy {A.accuracy(logits, data.y_test):.3f}, "
+    f"{int(done.pulses):,} pulses, {int(done.refreshes):,} pair refreshes"
+)

@@ -143,6 +143,15 @@ def test_pulsed_device_writes_pulse_response(tmp_path, capsys):
     assert "gokmen_vlasov" in capsys.readouterr().out
 
 
+def test_one_way_pcm_pulse_response_climbs_from_reset_with_up_pulses_only(tmp_path):
+    assert main(["device", "pcm_pulsed", "--out", str(tmp_path)]) == 0
+    ds = xr.load_dataset(tmp_path / "pulse_response.nc", engine="scipy")
+    assert np.all(ds["direction"].values[1:] == 1)  # no down pulses: PCM only SETs
+    g = ds["conductance"].values
+    assert np.all(g[:, 0] < 2.0)  # from the RESET level, near the amorphous floor
+    assert np.all(g[:, -20:].mean(axis=1) > 12.0)  # ~73 nominal pulses climb the range
+
+
 def tiny_task(path: Path, **override) -> Path:
     """A small task of the user's own: 12 features, 3 classes."""
     rng = np.random.default_rng(0)

@@ -223,7 +223,8 @@ FRACTION = st.floats(0.001, 1000.0).filter(lambda v: v != int(v))
 HUGE = 10**300
 
 POSITIVE_KEYS = {"adc_range", "read_voltage", "t0", "t_read", "dw_min", "g_max"}
-PROBABILITY_KEYS = {"stuck_on_prob", "stuck_off_prob"}
+PROBABILITY_KEYS = {"stuck_on_prob", "stuck_off_prob", "refresh_upper", "refresh_lower"}
+NONNEGATIVE_KEYS = {"dw_min_std_add", "dw_min_std_slope", "reset"}
 # pulse-family numbers with no finite range (any real is a valid shape parameter)
 UNBOUNDED_KEYS = {"a", "b", "A_up", "A_down", "gamma_up", "gamma_down"}
 
@@ -256,7 +257,7 @@ def out_of_range(spec: A.HardwareSpec, key: str) -> st.SearchStrategy | None:
         return st.floats(max_value=float(spec.pulse_response.g_min))
     if key in UNBOUNDED_KEYS:
         return None
-    if key in spreads(spec) or key in ("variation", "wire_resistance", "gamma_dtod"):
+    if key in spreads(spec) or key in NONNEGATIVE_KEYS | {"variation", "wire_resistance"}:
         return NEGATIVE
     raise AssertionError(f"no out-of-range rule for hardware key {key!r}")
 

@@ -29,14 +29,15 @@ def test_pulsed_update_moves_each_device_its_own_way():
     spec = spec_for("gokmen_vlasov")
     chip = A.make_chip(spec, [(50, 40)], key=jax.random.key(0))
     layer = chip.layers[0]
-    g = jnp.full((50, 40), 12.5)
+    g = jnp.full((2, 50, 40), 12.5)
     step = nominal_pulse_step(spec.pulse_response)
-    new, n = A._update.pulsed_update(
+    new, n, refreshed = A._update.pulsed_update(
         spec, layer, g, jnp.full((50, 40), 5 * step), key=jax.random.key(1)
     )
-    np.testing.assert_array_equal(n, 5)  # the controller asks every device for 5 pulses
+    assert int(n) == 5 * 50 * 40 and int(refreshed) == 0  # 5 pulses asked of every device
     moved = np.asarray(new - g)
-    assert moved.mean() > 0 and moved.std() / moved.mean() > 0.2  # 30% step spread, 30% c2c
+    np.testing.assert_array_equal(moved[1], 0.0)  # G- is the fixed reference
+    assert moved[0].mean() > 0 and moved[0].std() / moved[0].mean() > 0.2  # 30% d2d, 30% c2c
 
 
 @pytest.fixture(scope="module")

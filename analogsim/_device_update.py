@@ -1,0 +1,109 @@
+"""In-situ updates as an optax gradient transformation: desired weight changes in, the changes
+the chip's devices actually made out.
+
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1), device_update(spec, chip))
+    opt_state = opt.init(chip_state)
+    grads, loss, _ = chip_gradients(spec, net, chip, chip_state, x, y, key=k_read)
+    changes, opt_state = opt.update(grads, opt_state, chip_state, key=k_pulses)
+    chip_state = optax.apply_updates(chip_state, changes)
+
+Everything before the last link (schedules, clipping, momentum) shapes the *desired* change;
+the last link fires the pulses, so what comes out is what the devices did (their own steps,
+bounds, noise, stuck devices, PCM refreshes), not what was asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Int
+
+from device_models._checks import ParameterError, check_int_range
+
+from ._chip import ChipIdentity
+from ._mapping import conductance_span
+from ._program import ChipState
+from ._spec import HardwareSpec
+from ._update import pulsed_update
+
+
+class DeviceUpdateState(NamedTuple):
+    """What `device_update` has done so far: pulses fired (refresh pulses included) and one-way
+    pairs refreshed, summed over its updates."""
+
+    pulses: Int[Array, ""]
+    refreshes: Int[Array, ""]
+
+
+def apply_to_devices(
+    spec: HardwareSpec,
+    chip: ChipIdentity,
+    state: ChipState,
+    updates: dict[str, Sequence[Array]],
+    *,
+    keys: Sequence[Array],
+    max_pulses: int = 31,
+) -> tuple[ChipState, Int[Array, ""], Int[Array, ""]]:
+    """Fire the pulses for desired weight changes `updates` ({"w": [(rows, cols)], "b": [(cols,)]}
+    per layer, weight units) on `chip`; biases, kept digitally, take their change exactly.
+    Layer l's pulses draw from `keys[l]`. Returns (state, pulses fired, pairs refreshed)."""
+    g_lo, g_hi = conductance_span(spec)
+    span = g_hi - g_lo
+    layers, fired, refreshed = [], jnp.int32(0), jnp.int32(0)
+    for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
+        # w = scale (G+ - G-) / span, so a weight change dw asks for dw span / scale of G+ - G-
+        delta_g = updates["w"][index] * span / sl.scale
+        g, n, r = pulsed_update(
+            spec, layer_id, sl.devices.g, delta_g, key=keys[index], max_pulses=max_pulses
+        )
+        layers.append(
+            eqx.tree_at(lambda s: (s.devices.g, s.bias), sl, (g, sl.bias + updates["b"][index]))
+        )
+        fired, refreshed = fired + n, refreshed + r
+    return ChipState(layers=tuple(layers)), fired, refreshed
+
+
+def device_update(
+    spec: HardwareSpec, chip: ChipIdentity, *, max_pulses: int = 31
+) -> optax.GradientTransformationExtraArgs:
+    """The last link of an optax chain that trains `chip` in situ.
+
+    `update(updates, state, params, *, key)`: `updates` are desired weight changes shaped like
+    `chip_gradients`' gradients, `params` the chip's `ChipState`; layer l's pulses draw from
+    `fold_in(key, l)`. The result is a `ChipState`-shaped tree of the changes the devices
+    made (conductances in uS, digital biases; everything else zero), to be applied with
+    `optax.apply_updates(params, changes)`.
+    """
+    check_int_range("max_pulses", max_pulses, 1, 1_000_000)
+    if spec.pulse_response is None:
+        raise ParameterError(
+            f"device {spec.device.name!r} has no pulsed-update model; device_update needs a "
+            "pulsed preset (see `analogsim devices`)"
+        )
+
+    def init(params: Any) -> DeviceUpdateState:
+        del params
+        return DeviceUpdateState(pulses=jnp.int32(0), refreshes=jnp.int32(0))
+
+    def update(
+        updates: Any, state: DeviceUpdateState, params: ChipState | None = None, **extra: Any
+    ) -> tuple[ChipState, DeviceUpdateState]:
+        if not isinstance(params, ChipState) or "key" not in extra:
+            raise ParameterError(
+                "device_update's update needs the chip's state as params and a key=: "
+                "opt.update(grads, opt_state, chip_state, key=key)"
+            )
+        key = extra["key"]
+        keys = [jax.random.fold_in(key, i) for i in range(len(chip.layers))]
+        new, fired, refreshed = apply_to_devices(
+            spec, chip, params, updates, keys=keys, max_pulses=max_pulses
+        )
+        changes = jax.tree.map(jnp.subtract, new, params)
+        return changes, DeviceUpdateState(state.pulses + fired, state.refreshes + refreshed)
+
+    return optax.GradientTransformationExtraArgs(init, update)
