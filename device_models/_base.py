@@ -35,6 +35,8 @@ class AbstractDeviceModel(eqx.Module):
 
     name: ClassVar[str]
     citation: ClassVar[str]
+    # False for models whose read noise is zero by construction: reads then skip the draw
+    has_read_noise: ClassVar[bool] = True
 
     # --- physics each preset defines -------------------------------------------------------
 
@@ -94,7 +96,7 @@ class AbstractDeviceModel(eqx.Module):
         """
         stuck = identity.stuck_on | identity.stuck_off
         g_t = jnp.where(stuck, state.g, self.drifted(identity, state, t))
-        if key is not None:
+        if key is not None and self.has_read_noise:
             sigma = self.read_noise_scale * self.read_noise_sigma(g_t, state, t)
             g_t = g_t + sigma * jax.random.normal(key, g_t.shape)
         return jnp.maximum(identity.read_gain * g_t, 0.0)

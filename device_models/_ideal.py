@@ -32,6 +32,7 @@ class Ideal(AbstractDeviceModel):
 
     name: ClassVar[str] = "ideal"
     citation: ClassVar[str] = "noiseless reference device (no source)"
+    has_read_noise: ClassVar[bool] = False
 
     def __check_init__(self) -> None:
         check_range("g_min", self.g_min, 0.0, unit="uS")
