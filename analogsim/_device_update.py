@@ -2,7 +2,7 @@
 the chip's devices actually made out.
 
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1), device_update(spec, chip))
-    opt_state = opt.init(chip_state)
+    opt_state = opt.init(opt_init_tree(chip_state))  # shaped like the gradients
     grads, loss, _ = chip_gradients(spec, net, chip, chip_state, x, y, key=k_read)
     changes, opt_state = opt.update(grads, opt_state, chip_state, key=k_pulses)
     chip_state = optax.apply_updates(chip_state, changes)
