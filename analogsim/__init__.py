@@ -21,6 +21,7 @@ from ._data import load_digits as load_digits
 from ._data import load_npz as load_npz
 from ._device_update import DeviceUpdateState as DeviceUpdateState
 from ._device_update import device_update as device_update
+from ._device_update import with_pulse_residue as with_pulse_residue
 from ._distill import distill_loss as distill_loss
 from ._distill import soft_targets as soft_targets
 from ._distributed import initialize_distributed as initialize_distributed

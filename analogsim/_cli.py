@@ -22,11 +22,13 @@ from ._cli_sweep import add_sweep_parser, cmd_sweep
 from ._cli_types import (
     CommandError,
     Parser,
+    add_pulse_update_arg,
     add_wire_args,
     float_list,
     int_arg,
     positive_float,
     positive_int,
+    pulse_update_settings,
     str_list,
     wire_settings,
 )
@@ -80,6 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
     xf.add_argument("--temperature", type=positive_float, default=2.0, help="distillation T")
     xf.add_argument("--finetune-examples", type=positive_int, default=100, help="labels budget")
     add_wire_args(xf)
+    add_pulse_update_arg(xf)
     add_device_args(xf)
     add_config_arg(xf)
     xf.add_argument("--out", default="out", help="output folder")
@@ -127,6 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=positive_float, default=None, help="learning rate")
     tr.add_argument("--batch-size", type=positive_int, default=None)
     add_wire_args(tr)
+    add_pulse_update_arg(tr)
     add_device_args(tr)
     add_config_arg(tr)
     tr.add_argument("--out", default="out")
@@ -197,7 +201,7 @@ def _cmd_transfer(args: argparse.Namespace) -> None:
     else:
         args.device = args.device or "reram_es"
         net = mlp((data.x_train.shape[1], 128, data.classes))
-        spec = command_spec(args, args.device, **wire_settings(args))
+        spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
     try:
         ds = transfer(
             spec,
@@ -385,7 +389,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from ._state_file import save_chip, save_network
     from ._train import train
 
-    spec = command_spec(args, args.device, **wire_settings(args))
+    spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
     net = get_network(args.network)
     try:
         ds, saved = train(

@@ -11,9 +11,11 @@ from ._cli_config import add_config_arg
 from ._cli_devices import add_device_args
 from ._cli_types import (
     CommandError,
+    add_pulse_update_arg,
     add_wire_args,
     int_arg,
     positive_int,
+    pulse_update_settings,
     str_list,
     wire_settings,
 )
@@ -72,6 +74,7 @@ def add_sweep_parser(sub: Any) -> None:
         "--chunk-size", type=positive_int, default=None, help="pairs per call (simulate, train)"
     )
     add_wire_args(sw)
+    add_pulse_update_arg(sw)
     add_device_args(sw)
     add_config_arg(sw)
     sw.add_argument("--out", default="out", help="output folder (holds the resumable store)")
@@ -115,7 +118,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         raise CommandError(f"--chips must be >= 1; got {chips}")
     args.device, args.chips, args.epochs = device, chips, epochs  # the record is complete
     grid = parse_grid(args.param)
-    spec = command_spec(args, device, **wire_settings(args))
+    spec = command_spec(args, device, **wire_settings(args), **pulse_update_settings(args))
     net = get_network(args.network)
     # everything that needs no data or compilation is checked before any work
     if args.experiment == "simulate":

@@ -89,3 +89,19 @@ def wire_settings(args: argparse.Namespace) -> dict[str, object]:
     if args.tile is not None:
         out["tile_rows"] = out["tile_cols"] = args.tile
     return out
+
+
+def add_pulse_update_arg(parser: argparse.ArgumentParser) -> None:
+    """`--pulse-update`: how in-situ training turns a desired change into pulses."""
+    parser.add_argument(
+        "--pulse-update",
+        choices=("stochastic", "mixed-precision"),
+        default=None,
+        help="in-situ updates: stochastic rounding at the nominal step (default), or "
+        "mixed-precision: accumulate digitally, fire whole steps (Nandakumar et al. 2020)",
+    )
+
+
+def pulse_update_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The spec setting `add_pulse_update_arg` asked for."""
+    return {} if args.pulse_update is None else {"pulse_update": args.pulse_update}

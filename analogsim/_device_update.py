@@ -29,7 +29,7 @@ from ._chip import ChipIdentity
 from ._mapping import conductance_span
 from ._program import ChipState
 from ._spec import HardwareSpec
-from ._update import pulsed_update
+from ._update import fire_pulses, nominal_pulse_step, pulsed_update, whole_pulses
 
 
 class DeviceUpdateState(NamedTuple):
@@ -51,21 +51,66 @@ def apply_to_devices(
 ) -> tuple[ChipState, Int[Array, ""], Int[Array, ""]]:
     """Fire the pulses for desired weight changes `updates` ({"w": [(rows, cols)], "b": [(cols,)]}
     per layer, weight units) on `chip`; biases, kept digitally, take their change exactly.
-    Layer l's pulses draw from `keys[l]`. Returns (state, pulses fired, pairs refreshed)."""
+    Layer l's pulses draw from `keys[l]`. Returns (state, pulses fired, pairs refreshed).
+
+    `spec.pulse_update` decides the counts: stochastic rounding, or (mixed precision) the
+    change is added to the layer's `pulse_residue`, whole nominal steps of it are fired and
+    the rest stays in the residue (the state must carry one: `with_pulse_residue`).
+    """
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
     layers, fired, refreshed = [], jnp.int32(0), jnp.int32(0)
     for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
         # w = scale (G+ - G-) / span, so a weight change dw asks for dw span / scale of G+ - G-
-        delta_g = updates["w"][index] * span / sl.scale
-        g, n, r = pulsed_update(
-            spec, layer_id, sl.devices.g, delta_g, key=keys[index], max_pulses=max_pulses
-        )
+        dw = updates["w"][index]
+        if spec.pulse_update == "mixed-precision":
+            if sl.pulse_residue is None:
+                raise ParameterError(
+                    "mixed-precision updates keep a residue beside each array; start from "
+                    "init_in_situ's state or with_pulse_residue(spec, state)"
+                )
+            dw = dw + sl.pulse_residue
+            step = nominal_pulse_step(spec.pulse_response)
+            n = whole_pulses(dw * span / sl.scale, step, max_pulses=max_pulses)
+            g, f, r = fire_pulses(
+                spec, layer_id, sl.devices.g, n, key=keys[index], max_pulses=max_pulses
+            )
+            fired_w = n.astype(dw.dtype) * step * sl.scale / span
+            sl = eqx.tree_at(lambda s: s.pulse_residue, sl, dw - fired_w)
+        else:
+            g, f, r = pulsed_update(
+                spec,
+                layer_id,
+                sl.devices.g,
+                dw * span / sl.scale,
+                key=keys[index],
+                max_pulses=max_pulses,
+            )
         layers.append(
             eqx.tree_at(lambda s: (s.devices.g, s.bias), sl, (g, sl.bias + updates["b"][index]))
         )
-        fired, refreshed = fired + n, refreshed + r
+        fired, refreshed = fired + f, refreshed + r
     return ChipState(layers=tuple(layers)), fired, refreshed
+
+
+def with_pulse_residue(spec: HardwareSpec, state: ChipState) -> ChipState:
+    """`state` with a zero `pulse_residue` on every layer that has none, when `spec` asks for
+    mixed-precision updates; unchanged otherwise."""
+    if spec.pulse_update != "mixed-precision":
+        return state
+    layers = tuple(
+        sl
+        if sl.pulse_residue is not None
+        else eqx.tree_at(
+            lambda s: s.pulse_residue,
+            sl,
+            # (rows, cols) after any leading fleet axes; g is (..., 2, rows, cols)
+            jnp.zeros(sl.devices.g.shape[:-3] + sl.devices.g.shape[-2:], jnp.float32),
+            is_leaf=lambda x: x is None,
+        )
+        for sl in state.layers
+    )
+    return ChipState(layers=layers)
 
 
 def device_update(

@@ -32,6 +32,7 @@ OPTIONS: dict[str, tuple[tuple[type, ...], str]] = {
     "noise_management": ((str,), "a string"),
     "drift_compensation": ((bool,), "true or false"),
     "wire_iterations": ((int,), "a whole number of iterations"),
+    "pulse_update": ((str,), "a string"),
 }
 
 

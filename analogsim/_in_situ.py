@@ -21,7 +21,7 @@ from jaxtyping import Array
 from device_models._checks import ParameterError
 
 from ._chip import ChipIdentity, make_chip
-from ._device_update import apply_to_devices
+from ._device_update import apply_to_devices, with_pulse_residue
 from ._forward import analog_linear
 from ._keys import stream
 from ._mapping import conductance_span, reference_to_conductances
@@ -65,7 +65,7 @@ def init_in_situ(
         # the G+ devices' range is their pulse bounds (make_chip), so the write clips there
         devices = spec.device.program(layer_id.devices, target, key=k)
         layers.append(layer_state(spec, layer_id, devices, scale, p["b"], key=k))
-    return chip, ChipState(layers=tuple(layers))
+    return chip, with_pulse_residue(spec, ChipState(layers=tuple(layers)))
 
 
 def chip_gradients(

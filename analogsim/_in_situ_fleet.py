@@ -19,6 +19,7 @@ from jax.sharding import Mesh
 from jaxtyping import Array
 
 from ._chip import ChipIdentity
+from ._device_update import with_pulse_residue
 from ._forward import apply_analog
 from ._in_situ import check_in_situ_spec, in_situ_step, init_in_situ, opt_init_tree
 from ._keys import stream
@@ -111,6 +112,8 @@ def in_situ_epoch(
         (state, mean loss (chips,), pulses fired (chips,), finite (chips, steps, layers + 1)):
         `finite[c, s]` says per layer whether step s kept chip c finite, then the loss.
     """
+    # states written by a copy (transfer) start their mixed-precision residue here
+    state = with_pulse_residue(spec, state)
     n = x.shape[0]
     steps = n // batch_size
     order = jax.random.permutation(shuffle_key, n)[: steps * batch_size]

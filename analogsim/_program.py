@@ -37,12 +37,16 @@ class LayerState(eqx.Module):
         bias: digital bias, shape (cols,).
         drift_reference: calibration read right after programming (sum of |outputs| for a
             full-scale input), used by global drift compensation.
+        pulse_residue: under mixed-precision updates, the desired weight change (weight
+            units, (rows, cols)) not yet fired as pulses, a digital number kept beside the
+            array; None otherwise.
     """
 
     devices: DeviceState
     scale: Float[Array, " cols"]
     bias: Float[Array, " cols"]
     drift_reference: Float[Array, ""]
+    pulse_residue: Float[Array, "rows cols"] | None = None
 
 
 class ChipState(eqx.Module):

@@ -22,6 +22,7 @@ from ._periphery import PeripheryVariation
 
 WeightScale = Literal["column", "layer"]
 InputEncoding = Literal["amplitude", "pwm"]
+PulseUpdate = Literal["stochastic", "mixed-precision"]
 
 
 class HardwareSpec(eqx.Module):
@@ -66,6 +67,11 @@ class HardwareSpec(eqx.Module):
         wire_iterations: None solves each tile to tolerance; a number runs exactly that many
             conjugate-gradient iterations per solve (`solve_crossbar`'s fast approximate
             mode, for training loops) (static).
+        pulse_update: how in-situ training turns a desired change into pulses (static).
+            "stochastic": stochastic rounding at the nominal step (Gupta et al. 2015), a fresh
+            decision every update. "mixed-precision": the desired change accumulates in a
+            digital variable beside the array and only whole steps are fired, the rest carried
+            to the next update (Nandakumar et al., Front. Neurosci. 14:406, 2020).
     """
 
     device: AbstractDeviceModel = eqx.field(default_factory=PCM)
@@ -86,6 +92,7 @@ class HardwareSpec(eqx.Module):
     wire_resistance: ArrayLike | None = None
     read_voltage: ArrayLike = 0.2
     wire_iterations: int | None = eqx.field(default=None, static=True)
+    pulse_update: PulseUpdate = eqx.field(default="stochastic", static=True)
 
     def __check_init__(self) -> None:
         if not isinstance(self.device, AbstractDeviceModel):
@@ -111,6 +118,7 @@ class HardwareSpec(eqx.Module):
         _check_choice("weight_scale", self.weight_scale, ("column", "layer"))
         _check_choice("input_encoding", self.input_encoding, ("amplitude", "pwm"))
         _check_choice("noise_management", self.noise_management, ("abs_max", "none"))
+        _check_choice("pulse_update", self.pulse_update, ("stochastic", "mixed-precision"))
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

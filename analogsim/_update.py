@@ -37,6 +37,14 @@ def pulse_counts(
     return jnp.clip(n, -max_pulses, max_pulses).astype(jnp.int32)
 
 
+def whole_pulses(
+    delta_g: Float[Array, "..."], step: Array, *, max_pulses: int
+) -> Int[Array, "..."]:
+    """Signed pulse counts for a desired change `delta_g` (uS), whole pulses only: the part
+    of a step left over is not fired (mixed-precision updates carry it to the next update)."""
+    return jnp.clip(jnp.trunc(delta_g / step), -max_pulses, max_pulses).astype(jnp.int32)
+
+
 def pulsed_update(
     spec: HardwareSpec,
     layer: LayerIdentity,
@@ -46,34 +54,44 @@ def pulsed_update(
     key: Array,
     max_pulses: int = 31,
 ) -> tuple[Float[Array, "2 rows cols"], Int[Array, ""], Int[Array, ""]]:
-    """Apply a desired change `delta_g` (uS, of G+ - G-) to one layer's pairs as pulse trains.
-
-    The controller turns the desired change into signed pulse counts with the *nominal* step;
-    each device then answers with its own step, asymmetry, bounds and cycle-to-cycle noise,
-    and stuck devices ignore the pulses. Devices that move both ways take all pulses on G+
-    (G- is a fixed reference). One-way devices (PCM) take a positive count as SET pulses on
-    G+ and a negative one as SET pulses on G-, and pairs that filled up are then refreshed
-    (`refresh_pairs`).
-
-    Args:
-        g: the pairs' conductances (G+, G-) before the update, microsiemens.
-        key: pulse counts draw from `fold_in(key, 0)`, the pulses from `fold_in(key, 1)`, a
-            refresh from `fold_in(key, 2)`.
-
-    Returns:
-        (conductances after, pulses fired including refresh pulses, pairs refreshed).
-    """
-    response, identity = spec.pulse_response, layer.pulses
-    if response is None or identity is None:
-        raise ParameterError(
-            "this hardware spec has no pulse_response; pulsed updates need a pulsed preset"
-        )
+    """Apply a desired change `delta_g` (uS, of G+ - G-) to one layer's pairs as pulse trains:
+    pulse counts by stochastic rounding at the *nominal* step (`pulse_counts`, from
+    `fold_in(key, 0)`), then `fire_pulses`. Returns (conductances after, pulses fired
+    including refresh pulses, pairs refreshed)."""
+    response = _response(spec, layer)
     n = pulse_counts(
         delta_g,
         nominal_pulse_step(response),
         key=jax.random.fold_in(key, 0),
         max_pulses=max_pulses,
     )
+    return fire_pulses(spec, layer, g, n, key=key, max_pulses=max_pulses)
+
+
+def fire_pulses(
+    spec: HardwareSpec,
+    layer: LayerIdentity,
+    g: Float[Array, "2 rows cols"],
+    n: Int[Array, "rows cols"],
+    *,
+    key: Array,
+    max_pulses: int = 31,
+) -> tuple[Float[Array, "2 rows cols"], Int[Array, ""], Int[Array, ""]]:
+    """Fire signed pulse counts `n` at one layer's pairs; each device answers with its own
+    step, asymmetry, bounds and cycle-to-cycle noise, and stuck devices ignore the pulses.
+
+    Devices that move both ways take all pulses on G+ (G- is a fixed reference). One-way
+    devices (PCM) take a positive count as SET pulses on G+ and a negative one as SET pulses
+    on G-, and pairs that filled up are then refreshed (`refresh_pairs`).
+
+    Args:
+        g: the pairs' conductances (G+, G-) before the pulses, microsiemens.
+        key: the pulses draw from `fold_in(key, 1)`, a refresh from `fold_in(key, 2)`.
+
+    Returns:
+        (conductances after, pulses fired including refresh pulses, pairs refreshed).
+    """
+    response, identity = _response(spec, layer), layer.pulses
     stuck = layer.devices.stuck_on | layer.devices.stuck_off
     fired = jnp.sum(jnp.abs(n))
     if not response.unidirectional:
@@ -88,6 +106,14 @@ def pulsed_update(
     moved = jnp.where(stuck, g, moved)
     refreshed, extra, due = refresh_pairs(response, identity, moved, key=jax.random.fold_in(key, 2))
     return jnp.where(stuck, moved, refreshed), fired + extra, jnp.sum(due).astype(jnp.int32)
+
+
+def _response(spec: HardwareSpec, layer: LayerIdentity) -> AbstractPulseResponse:
+    if spec.pulse_response is None or layer.pulses is None:
+        raise ParameterError(
+            "this hardware spec has no pulse_response; pulsed updates need a pulsed preset"
+        )
+    return spec.pulse_response
 
 
 def refresh_pairs(

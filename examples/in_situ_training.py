@@ -48,8 +48,9 @@ print(f"hardware-aware on PCM chips: accuracy {np.round(hwa['test_accuracy'].val
 # 4. Your own loop: any optax chain whose last link is `device_update`, which fires the pulses
 #    and returns the change the devices actually made. PCM only moves up (SET pulses), so each
 #    weight is a G+/G- pair climbing on both sides, refreshed (RESET, rewrite) when both are
-#    high (Nandakumar et al. 2020).
-pcm = spec_for("pcm_pulsed")
+#    high; mixed-precision updates accumulate each change digitally and fire whole steps only
+#    (Nandakumar et al. 2020), which PCM's noisy pulses need.
+pcm = spec_for("pcm_pulsed", pulse_update="mixed-precision")
 root = A.root_key(0)
 chip, state = A.init_in_situ(pcm, net, A.init_params(net, key=root), key=A.chip_key(root, 0))
 steps = len(data.y_train) // 16

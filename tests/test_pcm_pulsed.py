@@ -201,3 +201,61 @@ def test_device_update_refuses_a_spec_without_pulses_and_a_missing_key():
 def test_pcm_cannot_train_in_situ_but_the_message_names_pcm_pulsed():
     with pytest.raises(A.ParameterError, match="pcm_pulsed"):
         A.train_in_situ(spec_for("pcm"), TINY_NET, A.load_digits(), chips=1, epochs=1)
+
+
+def test_mixed_precision_fires_whole_steps_and_carries_the_rest():
+    spec = spec_for("gokmen_vlasov", pulse_update="mixed-precision")
+    chip, state = A.init_in_situ(spec, TINY_NET, tiny_params(), key=jax.random.key(0))
+    assert state.layers[0].pulse_residue.shape == (8, 6)  # zero, beside each array
+    from analogsim._mapping import conductance_span
+    from analogsim._update import nominal_pulse_step
+
+    g_lo, g_hi = conductance_span(spec)
+    step_w = [
+        nominal_pulse_step(spec.pulse_response) * sl.scale / (g_hi - g_lo) for sl in state.layers
+    ]
+    # 0.3 of a step per update, on every device: nothing fires until a whole step built up
+    desired = {"w": [0.3 * s * jnp.ones((8, 6)) for s in step_w[:1]] + [jnp.zeros((6, 3))]}
+    desired["b"] = [jnp.zeros(6), jnp.zeros(3)]
+    fired = []
+    for i in range(4):
+        keys = [jax.random.key(10 * i + j) for j in range(2)]
+        state, n, _ = apply_to_devices(spec, chip, state, desired, keys=keys)
+        fired.append(int(n))
+    assert fired == [0, 0, 0, 8 * 6]  # 1.2 steps after four updates: one pulse each
+    np.testing.assert_allclose(
+        np.asarray(state.layers[0].pulse_residue),
+        np.broadcast_to(0.2 * np.asarray(step_w[0]), (8, 6)),
+        rtol=1e-4,
+    )
+    np.testing.assert_array_equal(np.asarray(state.layers[1].pulse_residue), 0.0)
+
+
+def test_mixed_precision_needs_a_state_that_carries_the_residue():
+    spec = spec_for("gokmen_vlasov", pulse_update="mixed-precision")
+    chip, state = A.init_in_situ(
+        spec_for("gokmen_vlasov"), TINY_NET, tiny_params(), key=jax.random.key(0)
+    )
+    desired = {"w": [jnp.zeros((8, 6)), jnp.zeros((6, 3))], "b": [jnp.zeros(6), jnp.zeros(3)]}
+    with pytest.raises(A.ParameterError, match="with_pulse_residue"):
+        apply_to_devices(spec, chip, state, desired, keys=[jax.random.key(0)] * 2)
+    state = A.with_pulse_residue(spec, state)
+    apply_to_devices(spec, chip, state, desired, keys=[jax.random.key(0)] * 2)
+    with pytest.raises(A.ParameterError, match="pulse_update"):
+        spec_for("gokmen_vlasov", pulse_update="sometimes")
+
+
+@pytest.mark.slow
+def test_mixed_precision_trains_pcm_far_better_than_stochastic_rounding():
+    """Nandakumar et al. 2020's point, measured: 2 epochs on the digits, one chip each."""
+    data = A.load_digits()
+    acc = {
+        mode: float(
+            A.train_in_situ(
+                spec_for("pcm_pulsed", pulse_update=mode), A.mlp(), data, chips=1, epochs=2
+            )["test_accuracy"][0]
+        )
+        for mode in ("stochastic", "mixed-precision")
+    }
+    print(acc)
+    assert acc["mixed-precision"] >= 0.85 and acc["mixed-precision"] > acc["stochastic"] + 0.1

@@ -106,6 +106,7 @@ def valid_tables(draw: st.DrawFn, preset: str) -> dict[str, object]:
     table["noise_management"] = draw(st.sampled_from(["abs_max", "none"]))
     table["input_encoding"] = draw(st.sampled_from(["amplitude", "pwm"]))
     table["weight_scale"] = draw(st.sampled_from(["column", "layer"]))
+    table["pulse_update"] = draw(st.sampled_from(["stochastic", "mixed-precision"]))
     return table
 
 
@@ -273,6 +274,7 @@ def bad_option(key: str) -> st.SearchStrategy:
         "weight_scale": ("column", "layer"),
         "input_encoding": ("amplitude", "pwm"),
         "noise_management": ("abs_max", "none"),
+        "pulse_update": ("stochastic", "mixed-precision"),
     }[key]
     return st.one_of(
         st.text(max_size=12).filter(lambda v: v not in choices),
