@@ -33,6 +33,7 @@ def test_exact_chip_equals_digital_whatever_the_tiling(tile):
     np.testing.assert_allclose(analog, A.apply_digital(TINY_NET, tiny_params(), x), atol=1e-5)
 
 
+@pytest.mark.slow  # heavy (20-30 s); its path is also covered by faster tests
 def test_cnn_on_exact_chip_equals_digital():
     net = A.cnn()
     params = A.init_params(net, key=jax.random.key(0))

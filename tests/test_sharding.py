@@ -106,6 +106,7 @@ def test_in_situ_training_on_8_devices_matches_one_device(small):
     np.testing.assert_allclose(eight["test_accuracy"], one["test_accuracy"], atol=0.02)
 
 
+@pytest.mark.slow  # heavy (20-30 s); its path is also covered by faster tests
 def test_conductance_copy_on_8_devices_equals_one_device():
     """The conductance copy from one fixed source chip onto 5 targets, and their accuracy (the
     other strategies' fleet programs run through the same `fleet_vmap`)."""

@@ -83,6 +83,7 @@ def test_train_sweep_bad_input(small):
 XF = dict(chips=2, epochs=1, strategies=["conductances"], seed=0)
 
 
+@pytest.mark.slow  # heavy (20-30 s); its path is also covered by faster tests
 def test_transfer_sweep_point_is_the_transfer_of_that_spec_and_resumes(small, tmp_path, caplog):
     spec = A.spec_for("reram_es")
     grid = {"stuck_on_prob": [0.0, 0.05]}

@@ -125,6 +125,7 @@ def test_distill_loss_is_cross_entropy_to_soft_targets(key):
     assert distill_loss(student, p, t) > distill_loss(teacher, p, t)
 
 
+@pytest.mark.slow  # heavy (20-30 s); its path is also covered by faster tests
 def test_weight_copy_matches_probed_weights_better_than_a_conductance_copy(key):
     from analogsim._copy import (
         measure_conductances,
