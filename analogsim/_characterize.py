@@ -172,10 +172,7 @@ def pulse_response_curve(
             )
             return g, g
 
-        # each device at its own lower bound (a one-way device at its RESET level)
-        g0 = response.to_g(
-            response.reset_w(identity) if response.unidirectional else identity.w_min
-        )
+        g0 = response.to_g(response.floor_w(identity))  # a one-way device: its RESET level
         _, trace = jax.lax.scan(one, g0, (jnp.arange(direction.shape[0]), direction))
         return jnp.concatenate([g0[None], trace]).T
 

@@ -46,10 +46,9 @@ def reference_to_conductances(
     climbing from the nominal RESET level, G+/- = g_reset + max(+-wn, 0) * span, so both have
     room to grow. Needs a pulse response."""
     g_lo, g_hi = conductance_span(spec)
+    span = g_hi - g_lo
     response = spec.pulse_response
+    g_rest = response.to_g(response.rest_w())
     if response.unidirectional:
-        g_reset = response.to_g(response.w_min + jnp.asarray(response.reset, jnp.float32))
-        span = g_hi - g_lo
-        return g_reset + jnp.stack([jnp.maximum(wn, 0.0), jnp.maximum(-wn, 0.0)]) * span
-    g_ref = response.to_g(jnp.float32(0.0))
-    return jnp.stack([g_ref + wn * (g_hi - g_lo), jnp.full(wn.shape, g_ref)])
+        return g_rest + jnp.stack([jnp.maximum(wn, 0.0), jnp.maximum(-wn, 0.0)]) * span
+    return jnp.stack([g_rest + wn * span, jnp.full(wn.shape, g_rest)])

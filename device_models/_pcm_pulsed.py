@@ -91,6 +91,12 @@ class PCMSetStep(_Fields):
         w = self.w_min + jnp.maximum(identity.family, 0.0)
         return jnp.clip(w, identity.w_min, identity.w_max)
 
+    def floor_w(self, identity: PulseIdentity) -> Float[Array, "..."]:
+        return self.reset_w(identity)
+
+    def rest_w(self) -> Array:
+        return self.w_min + jnp.asarray(self.reset, jnp.float32)
+
     def _pulses_to(self, q: Float[Array, "..."]) -> Float[Array, "..."]:
         """Nominal pulses from q = 0 to q, the noise-free step integrated in closed form:
         dq / dn = dw_min (1 - A exp(c q)) with A = A_up exp(gamma_up b), c = 2 a gamma_up / r

@@ -127,6 +127,16 @@ class AbstractPulseResponse(eqx.Module):
         dw = self.step(identity, w, up) * (1.0 + self.dw_min_std * xi)
         return jnp.where(up, dw, -dw)
 
+    def rest_w(self) -> Array:
+        """Nominal position (w units) of a pair's devices at weight 0: the reference point
+        w = 0; one-way devices rest at their RESET level instead."""
+        return jnp.float32(0.0)
+
+    def floor_w(self, identity: PulseIdentity) -> Float[Array, "..."]:
+        """Where each device sits at the bottom of what its pulses reach: its own lower bound;
+        one-way devices, their RESET level."""
+        return identity.w_min
+
     def nominal_step(self) -> Array:
         """The step (w units) a controller counts pulses with: dw_min, the step at the
         reference point; families whose step varies strongly over the range override it."""
