@@ -12,6 +12,7 @@ from ._copy import measure_conductances as measure_conductances
 from ._copy import measure_weights as measure_weights
 from ._copy import write_conductances as write_conductances
 from ._copy import write_weights as write_weights
+from ._cpu_devices import use_cpu_cores as use_cpu_cores
 from ._crossbar import CrossbarError as CrossbarError
 from ._crossbar import CrossbarSolution as CrossbarSolution
 from ._crossbar import solve_crossbar as solve_crossbar

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -47,11 +48,17 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
 
 
 def start_devices(args: argparse.Namespace, argv: Sequence[str]) -> None:
-    """Join the process group if one is described, check `--devices` against what JAX sees,
-    and silence every process but process 0 (it alone prints and writes)."""
+    """Give JAX one CPU device per core, join the process group if one is described, check
+    `--devices` against what JAX sees, and silence every process but process 0 (it alone
+    prints and writes)."""
+    from ._cpu_devices import use_cpu_cores
     from ._distributed import initialize_distributed, is_main_process
     from ._mesh import chip_mesh
 
+    # on the CPU, one device per core (the chips are split over them); a process whose JAX
+    # has already started (the command line called from Python) keeps its devices
+    with contextlib.suppress(RuntimeError):
+        use_cpu_cores()
     initialize_distributed(
         args.coordinator,
         args.num_processes,

@@ -141,13 +141,18 @@ def in_situ_step(
 
     Returns:
         (state, opt_state, loss, pulses fired, layer_ok): `layer_ok[l]` says layer l's
-        outputs and gradients in this step and its conductances and bias after it are all finite.
+        conductances before this step, its outputs and gradients in it and its bias after it
+        are all finite.
 
     The gradients of `chip_gradients` pass through `opt` (any optax chain: SGD, clipping,
     schedules) to give the desired weight change, which `apply_to_devices` fires as pulses
     (layer l's from `fold_in(key, 1 + l)`); biases, kept digitally beside the array, take
     the optax update directly. `device_update` is the same last step as an optax link.
     """
+    # conductances are checked as the step finds them: pulse counts are clipped integers and
+    # devices end within their bounds, so finite conductances and gradients give finite ones
+    # (checking the new state instead makes XLA recompute the whole pulse update)
+    g_ok = [jnp.all(jnp.isfinite(sl.devices.g)) for sl in state.layers]
     grad_tree, value, outputs_ok = chip_gradients(spec, net, chip, state, x, y, key=key, loss=loss)
     updates, opt_state = opt.update(grad_tree, opt_state)
     keys = [jax.random.fold_in(key, 1 + i) for i in range(len(chip.layers))]
@@ -155,8 +160,8 @@ def in_situ_step(
     layer_ok = jnp.stack(
         [
             outputs_ok[i]
+            & g_ok[i]
             & jnp.all(jnp.isfinite(grad_tree["w"][i]))
-            & jnp.all(jnp.isfinite(sl.devices.g))
             & jnp.all(jnp.isfinite(sl.bias))
             for i, sl in enumerate(state.layers)
         ]

@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from device_models import noise_normal
+
 from ._chip import LayerIdentity, tile_counts
 from ._crossbar import solve_crossbar
 from ._mapping import conductance_span
@@ -54,7 +56,7 @@ def analog_mvm(
     p = layer.periphery
     row_tiles, col_tiles = tile_counts(spec, rows, cols)
     if key is not None:
-        noise = spec.output_noise * jax.random.normal(key, (row_tiles, x.shape[0], cols))
+        noise = spec.output_noise * noise_normal(key, (row_tiles, x.shape[0], cols))
     total = None
     for r in range(row_tiles):
         rs = slice(r * spec.tile_rows, min((r + 1) * spec.tile_rows, rows))

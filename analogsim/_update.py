@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from device_models import AbstractPulseResponse, PulseIdentity
+from device_models import AbstractPulseResponse, PulseIdentity, noise_uniform
 from device_models._checks import ParameterError
 
 from ._chip import LayerIdentity
@@ -33,7 +33,7 @@ def pulse_counts(
     """
     x = delta_g / step
     low = jnp.floor(x)
-    n = low + (jax.random.uniform(key, x.shape) < x - low).astype(x.dtype)
+    n = low + (noise_uniform(key, x.shape) < x - low).astype(x.dtype)
     return jnp.clip(n, -max_pulses, max_pulses).astype(jnp.int32)
 
 

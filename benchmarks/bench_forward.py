@@ -7,7 +7,9 @@ Cases (medians of repeated runs after compilation, analog and digital timed side
                    batch 1024, one chip; digital = jitted x @ W + b with ReLU.
   mlp784_b1024_pwm the same with pulse-width-modulated inputs (no I-V nonlinearity term).
   fleet256_digits  256 PCM chips, digits MLP 64-128-10 on all 1797 digits, one compiled
-                   call; digital = batched einsum over 256 weight sets of the same shapes.
+                   call, the chips split over one JAX CPU device per core (`use_cpu_cores`,
+                   as `analogsim simulate` runs); digital = batched einsum over 256 weight
+                   sets of the same shapes (its matrix products use every core as well).
 The analog time includes reading the array at time t (drift, read noise) on every call.
 """
 
@@ -25,6 +27,9 @@ import numpy as np
 
 import analogsim as A
 from analogsim._data import load_digits
+from analogsim._mesh import fleet_vmap, shard_rows
+
+A.use_cpu_cores()  # one JAX device per core, before JAX starts
 
 
 def _median_time(fn, *args, repeats: int) -> float:
@@ -85,15 +90,17 @@ def fleet256_digits(repeats: int, chips: int = 256) -> dict:
         chip = A.make_chip(spec, net.shapes, key=A.stream(ck, "identity"))
         return chip, A.program_chip(spec, chip, params, key=A.stream(ck, "program"))
 
+    # the chips split over the CPU devices (one per core, `use_cpu_cores`), as `simulate` runs
+    mesh = A.chip_mesh()
     chip, state = jax.jit(jax.vmap(build))(jnp.arange(chips))
     keys = jax.vmap(lambda i: A.stream(A.chip_key(root, i), "read"))(jnp.arange(chips))
+    chip, state, keys = shard_rows(mesh, (chip, state, keys))
 
-    analog = jax.jit(
-        jax.vmap(
-            lambda c, s, k, x, t: A.apply_analog(spec, net, c, s, x, t=t, key=k),
-            in_axes=(0, 0, 0, None, None),
-        )
-    )
+    @jax.jit
+    def analog(chip, state, keys, x, t):
+        one = lambda c, s, k: A.apply_analog(spec, net, c, s, x, t=t, key=k)
+        return fleet_vmap(one, mesh)(chip, state, keys)
+
     w1 = jax.random.normal(jax.random.key(5), (chips, 64, 128))
     w2 = jax.random.normal(jax.random.key(6), (chips, 128, 10))
     b1, b2 = jnp.zeros((chips, 128)), jnp.zeros((chips, 10))

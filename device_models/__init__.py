@@ -8,6 +8,9 @@ from ._checks import ParameterError as ParameterError
 from ._ideal import Ideal as Ideal
 from ._identity import DeviceIdentity as DeviceIdentity
 from ._identity import draw_identity as draw_identity
+from ._noise import noise_bits as noise_bits
+from ._noise import noise_normal as noise_normal
+from ._noise import noise_uniform as noise_uniform
 from ._pcm import PCM as PCM
 from ._pcm_pulsed import PCMSetStep as PCMSetStep
 from ._pulse_families import ConstantStep as ConstantStep

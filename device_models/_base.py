@@ -6,12 +6,12 @@ import abc
 from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from ._checks import check_nonnegative
 from ._identity import DeviceIdentity, draw_identity
+from ._noise import noise_normal
 from ._state import DeviceState
 from ._variation import DeviceVariation
 
@@ -73,7 +73,7 @@ class AbstractDeviceModel(eqx.Module):
         """Write `g_target` (microsiemens) open loop: write noise, clipped to each device's own
         range; stuck devices ignore the write."""
         g_target = jnp.asarray(g_target, jnp.float32)
-        z = jax.random.normal(key, (2, *g_target.shape))
+        z = noise_normal(key, (2, *g_target.shape))
         g = g_target + self.prog_noise_scale * self.write_noise_sigma(g_target) * z[_WRITE]
         g = jnp.clip(g, identity.g_min, identity.g_max)
         g = jnp.where(identity.stuck_on, identity.g_max, g)
@@ -98,7 +98,7 @@ class AbstractDeviceModel(eqx.Module):
         g_t = jnp.where(stuck, state.g, self.drifted(identity, state, t))
         if key is not None and self.has_read_noise:
             sigma = self.read_noise_scale * self.read_noise_sigma(g_t, state, t)
-            g_t = g_t + sigma * jax.random.normal(key, g_t.shape)
+            g_t = g_t + sigma * noise_normal(key, g_t.shape)
         return jnp.maximum(identity.read_gain * g_t, 0.0)
 
     def current(

@@ -45,16 +45,23 @@ def test_train_sweep_is_labelled_and_each_point_learns_with_its_own_numbers(trai
 
 def test_train_sweep_point_matches_training_that_spec(trained, small):
     """Chip i at a point is chip i of `train_in_situ` with that spec: same start, data order
-    and pulses. vmapped batches of other widths round differently, so allclose."""
+    and pulses. vmapped batches of other widths round differently, and a last-bit difference
+    that flips one converter level or pulse sends the two runs on their own paths: the first
+    epoch agrees closely, the second only as two runs of the same chip do."""
     spec = with_values(A.spec_for("gokmen_vlasov"), {"dw_min": 0.004})
     ref = A.train_in_situ(spec, NET, small, chips=2, epochs=2, learning_rate=0.3)
     got = trained["loss"].sel(dw_min=0.004, learning_rate=0.3).values
-    np.testing.assert_allclose(got, ref["loss"], rtol=0.03)
+    np.testing.assert_allclose(got[:, 0], ref["loss"][:, 0], rtol=1e-2)
+    np.testing.assert_allclose(got[:, 1], ref["loss"][:, 1], rtol=0.08)
     np.testing.assert_allclose(
         trained["test_accuracy"].sel(dw_min=0.004, learning_rate=0.3),
         ref["test_accuracy"],
-        atol=0.03,
+        atol=0.06,
     )
+    # losses this loose cannot tell the point from its neighbour; pulse counts can
+    pulses = lambda dw: trained["pulses"].sel(dw_min=dw, learning_rate=0.3).values
+    np.testing.assert_allclose(pulses(0.004), ref["pulses"], rtol=0.05)
+    assert np.all(np.abs(pulses(0.001) / ref["pulses"] - 1) > 0.5)
 
 
 @pytest.mark.slow  # the engine's chunking is covered by the simulate sweep tests
