@@ -66,7 +66,7 @@ def noise_bits(key: Array, shape: tuple[int, ...]) -> UInt32[Array, "..."]:
 
 
 def _seed_words(key: Array) -> tuple[Array, Array]:
-    """Two 32-bit seed words from the key's own bits, each depending on all of them.
+    """Two 32-bit seed words from the key's own bits, the first depending on all of them.
 
     Read from the key data rather than drawn with `jax.random.bits`: on the CPU every threefry
     call is a small loop of its own, which in a training step costs more than the draws.
@@ -78,9 +78,8 @@ def _seed_words(key: Array) -> tuple[Array, Array]:
     k0, k1 = words[0], words[1]
     for extra in words[2:]:  # key types with more than two words (rbg)
         k1 = _lowbias32(k1 ^ extra)
-    k0 = _triple32(k0 ^ _lowbias32(k1 ^ _U(0x9E3779B9)))
-    k1 = _lowbias32(k1 + _triple32(k0 ^ _U(0x85EBCA6B)))
-    return k0, k1
+    # one hash: XLA recomputes this scalar work for every element it draws
+    return k0 ^ _lowbias32(k1 ^ _U(0x9E3779B9)), k1
 
 
 def noise_uniform(key: Array, shape: tuple[int, ...]) -> Float[Array, "..."]:

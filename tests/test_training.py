@@ -1,13 +1,16 @@
 """Learning on a chip: in-situ training, pulsed updates, hardware-aware training."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import xarray as xr
 
 import analogsim as A
 from analogsim._cli import main
+from analogsim._in_situ import in_situ_step, opt_init_tree
 from analogsim._in_situ_fleet import TrainingError
 from analogsim._train import spec_for, train, train_in_situ
 from analogsim._update import nominal_pulse_step, pulse_counts
@@ -78,6 +81,45 @@ def test_nan_stops_training_naming_layer_and_step(digits):
             epochs=2,
             learning_rate=1e38,
         )
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_a_non_finite_conductance_fails_its_own_layer(layer, key):
+    """in_situ_step checks no conductance directly: a NaN or infinite device must show in
+    its layer's outputs, even where its row's input is 0."""
+    spec, net = spec_for("gokmen_vlasov"), A.mlp((8, 6, 3))
+    params = A.init_params(net, key=key)
+    chip, state = A.init_in_situ(spec, net, params, key=key)
+    x = jnp.zeros((4, 8)).at[:, 1:].set(0.5)  # row 0 of layer 0 sees input 0
+    opt = optax.sgd(0.1)
+    run = eqx.filter_jit(in_situ_step)  # compiled: 16 s to 9 s
+    for bad in (jnp.nan, jnp.inf):
+        g = state.layers[layer].devices.g.at[0, 0, 0].set(bad)
+        broken = eqx.tree_at(lambda s: s.layers[layer].devices.g, state, g)
+        step = run(
+            spec,
+            net,
+            chip,
+            broken,
+            opt,
+            opt.init(opt_init_tree(broken)),
+            x,
+            jnp.zeros(4, jnp.int32),
+            key=key,
+        )
+        assert not bool(step[-1][layer]), (layer, bad)
+    fine = run(
+        spec,
+        net,
+        chip,
+        state,
+        opt,
+        opt.init(opt_init_tree(state)),
+        x,
+        jnp.zeros(4, jnp.int32),
+        key=key,
+    )
+    assert bool(jnp.all(fine[-1]))
 
 
 def test_digital_mode_replicas_lose_nothing(digits):
