@@ -56,9 +56,13 @@ def start_devices(args: argparse.Namespace, argv: Sequence[str]) -> None:
     from ._mesh import chip_mesh
 
     # on the CPU, one device per core (the chips are split over them); a process whose JAX
-    # has already started (the command line called from Python) keeps its devices
-    with contextlib.suppress(RuntimeError):
-        use_cpu_cores()
+    # has already started (the command line called from Python) keeps its devices. Not for
+    # transfer: its weight copy deadlocks inside XLA on two CPU devices (a known issue, also
+    # with --devices 2 before this default; eight forced devices run it)
+    transfer = "transfer" in (args.command, getattr(args, "experiment", None))
+    if not transfer:
+        with contextlib.suppress(RuntimeError):
+            use_cpu_cores()
     initialize_distributed(
         args.coordinator,
         args.num_processes,
