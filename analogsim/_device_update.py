@@ -29,7 +29,7 @@ from ._chip import ChipIdentity
 from ._mapping import conductance_span
 from ._program import ChipState
 from ._spec import HardwareSpec
-from ._update import fire_pulses, nominal_pulse_step, pulsed_update, whole_pulses
+from ._update import pulsed_update, whole_step_update
 
 
 class DeviceUpdateState(NamedTuple):
@@ -70,13 +70,15 @@ def apply_to_devices(
                     "init_in_situ's state or with_pulse_residue(spec, state)"
                 )
             dw = dw + sl.pulse_residue
-            step = nominal_pulse_step(spec.pulse_response)
-            n = whole_pulses(dw * span / sl.scale, step, max_pulses=max_pulses)
-            g, f, r = fire_pulses(
-                spec, layer_id, sl.devices.g, n, key=keys[index], max_pulses=max_pulses
+            g, f, r, asked = whole_step_update(
+                spec,
+                layer_id,
+                sl.devices.g,
+                dw * span / sl.scale,
+                key=keys[index],
+                max_pulses=max_pulses,
             )
-            fired_w = n.astype(dw.dtype) * step * sl.scale / span
-            sl = eqx.tree_at(lambda s: s.pulse_residue, sl, dw - fired_w)
+            sl = eqx.tree_at(lambda s: s.pulse_residue, sl, dw - asked * sl.scale / span)
         else:
             g, f, r = pulsed_update(
                 spec,

@@ -68,6 +68,25 @@ def pulsed_update(
     return fire_pulses(spec, layer, g, n, key=key, max_pulses=max_pulses)
 
 
+def whole_step_update(
+    spec: HardwareSpec,
+    layer: LayerIdentity,
+    g: Float[Array, "2 rows cols"],
+    delta_g: Float[Array, "rows cols"],
+    *,
+    key: Array,
+    max_pulses: int = 31,
+) -> tuple[Float[Array, "2 rows cols"], Int[Array, ""], Int[Array, ""], Float[Array, "rows cols"]]:
+    """Fire only the whole nominal steps of a desired change `delta_g` (uS, of G+ - G-)
+    (`whole_pulses`, then `fire_pulses`): the mixed-precision rule, whose caller keeps what
+    is left for the next update. Returns (conductances after, pulses fired including
+    refresh pulses, pairs refreshed, the change asked of the devices as nominal steps, uS)."""
+    step = nominal_pulse_step(_response(spec, layer))
+    n = whole_pulses(delta_g, step, max_pulses=max_pulses)
+    g, fired, refreshed = fire_pulses(spec, layer, g, n, key=key, max_pulses=max_pulses)
+    return g, fired, refreshed, n.astype(delta_g.dtype) * step
+
+
 def fire_pulses(
     spec: HardwareSpec,
     layer: LayerIdentity,
