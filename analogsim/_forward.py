@@ -40,10 +40,9 @@ def analog_linear(
         s = jnp.where(s > 0, s, 1.0)
     else:
         s = jnp.ones((1, 1), x.dtype)
-    xn = x / s
-    if spec.drift_compensation:
-        xn = jnp.concatenate([xn, jnp.ones((1, xn.shape[1]), xn.dtype)])
-    y = analog_mvm(spec, layer, g, xn, key=jax.random.fold_in(key, 1))
+    y = analog_mvm(
+        spec, layer, g, x / s, key=jax.random.fold_in(key, 1), calibration=spec.drift_compensation
+    )
     if spec.drift_compensation:
         y, now = y[:-1], jnp.sum(jnp.abs(y[-1]))
         factor = jnp.where(now > 1e-12, state.drift_reference / now, 1.0)

@@ -22,6 +22,7 @@ def analog_mvm(
     x: Float[Array, "batch rows"],
     *,
     key: Array | None,
+    calibration: bool = False,
 ) -> Float[Array, "batch cols"]:
     """Drive rows with `x` and digitize the column currents, tile by tile.
 
@@ -32,10 +33,14 @@ def analog_mvm(
             (G+, G-) stacked on axis 0.
         x: inputs in DAC units (1 = full scale = V_read); clipped to +-1 and quantized.
         key: output (ADC) noise key; None for no output noise.
+        calibration: also drive one full-scale all-ones input, as one more row of the batch
+            (the drift-compensation read): its output is the last row of the result and its
+            output noise is row `batch` of the draw.
 
     Returns:
         Digitized outputs in normalized units (1 = one device at the full conductance span
-        driven at V_read), row tiles' partial sums added digitally.
+        driven at V_read), row tiles' partial sums added digitally; (batch + 1, cols) with
+        `calibration`.
 
     Each row tile's partial sum is converted by its own ADCs (gain, offset, noise, clip,
     quantization) before the digital sum, as on a tiled chip. Under amplitude encoding the
@@ -45,7 +50,13 @@ def analog_mvm(
     rows, cols = g.shape[1:]
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
-    xq = quantize(x, spec.dac_bits, 1.0)
+    # the calibration row is its own block rather than a row concatenated onto the batch:
+    # XLA fuses a concatenation into the work that feeds it, and the loop it emits for
+    # that does not vectorize on the CPU (5x slower)
+    blocks = [quantize(x, spec.dac_bits, 1.0)]
+    if calibration:
+        blocks.append(quantize(jnp.ones((1, rows), x.dtype), spec.dac_bits, 1.0))
+    batch = x.shape[0] + (1 if calibration else 0)
     if spec.input_encoding == "amplitude":
         k = layer.devices.iv_nonlinearity
         w_lin = (g[0] * (1.0 - k[0]) - g[1] * (1.0 - k[1])) / span
@@ -56,28 +67,34 @@ def analog_mvm(
     p = layer.periphery
     row_tiles, col_tiles = tile_counts(spec, rows, cols)
     if key is not None:
-        noise = spec.output_noise * noise_normal(key, (row_tiles, x.shape[0], cols))
-    total = None
-    for r in range(row_tiles):
-        rs = slice(r * spec.tile_rows, min((r + 1) * spec.tile_rows, rows))
-        parts = []
-        for c in range(col_tiles):
-            cs = slice(c * spec.tile_cols, min((c + 1) * spec.tile_cols, cols))
-            v = p.dac_gain[c, rs] * xq[:, rs] + p.dac_offset[c, rs]
-            if spec.wire_resistance is not None:
-                parts.append(_wired_tile(spec, layer, g[:, rs, cs], v, (rs, cs), span))
-                continue
-            y = v @ w_lin[rs, cs]
-            if w_cub is not None:
-                y = y + (v * v * v) @ w_cub[rs, cs]
-            parts.append(y)
-        y = parts[0] if col_tiles == 1 else jnp.concatenate(parts, axis=-1)
-        y = p.adc_gain[r] * y + p.adc_offset[r]
-        if key is not None:
-            y = y + noise[r]
-        y = quantize(y, spec.adc_bits, spec.adc_range)
-        total = y if total is None else total + y
-    return total
+        noise = spec.output_noise * noise_normal(key, (row_tiles, batch, cols))
+    outputs = []
+    start = 0
+    for xq in blocks:
+        stop = start + xq.shape[0]
+        total = None
+        for r in range(row_tiles):
+            rs = slice(r * spec.tile_rows, min((r + 1) * spec.tile_rows, rows))
+            parts = []
+            for c in range(col_tiles):
+                cs = slice(c * spec.tile_cols, min((c + 1) * spec.tile_cols, cols))
+                v = p.dac_gain[c, rs] * xq[:, rs] + p.dac_offset[c, rs]
+                if spec.wire_resistance is not None:
+                    parts.append(_wired_tile(spec, layer, g[:, rs, cs], v, (rs, cs), span))
+                    continue
+                y = v @ w_lin[rs, cs]
+                if w_cub is not None:
+                    y = y + (v * v * v) @ w_cub[rs, cs]
+                parts.append(y)
+            y = parts[0] if col_tiles == 1 else jnp.concatenate(parts, axis=-1)
+            y = p.adc_gain[r] * y + p.adc_offset[r]
+            if key is not None:
+                y = y + noise[r, start:stop]
+            y = quantize(y, spec.adc_bits, spec.adc_range)
+            total = y if total is None else total + y
+        outputs.append(total)
+        start = stop
+    return outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs)
 
 
 def _wired_tile(

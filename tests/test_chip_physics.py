@@ -135,6 +135,28 @@ def test_drift_compensation_restores_output_scale():
     assert abs(ratios["on"] - 1.0) < 0.15
 
 
+@pytest.mark.parametrize("tile", [256, 3])
+def test_the_calibration_row_is_one_more_row_of_the_batch(tile):
+    # the drift-compensation read is computed as its own block; it must be exactly the
+    # all-ones row appended to the batch: same read, same converters, output noise row `batch`
+    from analogsim._tile import analog_mvm
+
+    spec = A.HardwareSpec(tile_rows=tile, tile_cols=tile, output_noise=0.3)
+    chip, state = tiny_chip(spec)
+    layer = chip.layers[0]
+    g = A.read_conductances(spec, layer, state.layers[0], 3600.0, key=jax.random.key(1))
+    x = tiny_inputs(batch=7) - 0.5
+    ones = jnp.ones((1, x.shape[1]))
+    key = jax.random.key(2)
+    joined = analog_mvm(spec, layer, g, x, key=key, calibration=True)
+    appended = analog_mvm(spec, layer, g, jnp.concatenate([x, ones]), key=key)
+    assert joined.shape == (8, 6)
+    np.testing.assert_allclose(joined, appended, atol=1e-6)
+    # the noise is on (so the comparison says something), on the calibration row too
+    quiet = analog_mvm(spec, layer, g, x, key=None, calibration=True)
+    assert float(jnp.min(jnp.max(jnp.abs(joined - quiet), axis=1))) > 1e-3
+
+
 def test_zero_variation_makes_chips_identical_up_to_noise():
     spec = A.HardwareSpec(variation=0.0)
     a, _ = tiny_chip(spec, index=0)
