@@ -108,11 +108,13 @@ class PCM(AbstractDeviceModel):
 
     def drifted(self, identity: DeviceIdentity, state: DeviceState, t: ArrayLike) -> Array:
         nu = self.drift_exponent(identity, state.g)
-        ratio = jnp.maximum(jnp.asarray(t, jnp.float32), self.t0) / self.t0
-        return state.g * ratio ** (-nu)
+        log_ratio = jnp.log(jnp.maximum(jnp.asarray(t, jnp.float32), self.t0) / self.t0)
+        # exp of a product rather than a power: XLA's power is a scalar library call on the
+        # CPU, exp is vectorized (the same function to float32 rounding)
+        return state.g * jnp.exp(-nu * log_ratio)
 
     def read_noise_sigma(self, g_t: Array, state: DeviceState, t: ArrayLike) -> Array:
-        q_s = jnp.minimum(0.0088 / self._x(state.g) ** 0.65, 0.2)
+        q_s = jnp.minimum(0.0088 * jnp.exp(-0.65 * jnp.log(self._x(state.g))), 0.2)
         t = jnp.asarray(t, jnp.float32)
         log_term = jnp.maximum(jnp.log((t + self.t_read) / (2.0 * self.t_read)), 0.0)
         return jnp.abs(g_t) * q_s * jnp.sqrt(log_term)
