@@ -13,7 +13,7 @@ from ._networks import Network, apply
 from ._program import ChipState, LayerState
 from ._read import read_conductances
 from ._spec import HardwareSpec
-from ._tile import analog_mvm
+from ._tile import analog_mvm, output_noise_draws
 
 
 def analog_linear(
@@ -24,6 +24,7 @@ def analog_linear(
     *,
     t: ArrayLike,
     key: Array,
+    output_noise: Float[Array, "row_tiles batch cols"] | None = None,
 ) -> Float[Array, "batch cols"]:
     """One analog layer: x @ W + b as the chip computes it at `t` seconds after programming.
 
@@ -31,6 +32,9 @@ def analog_linear(
     compensation, the calibration input that rides along as an extra row of the batch; output
     noise is drawn per conversion. Digital steps: input scaling (noise management), the
     weight scale, the drift-compensation factor and the bias.
+
+    `output_noise`, when given, are the output-noise draws to use, drawn beforehand by
+    `layer_output_noise` with the same `key` (the same numbers).
     """
     g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(key, 0))
     if spec.noise_management == "abs_max":
@@ -41,13 +45,38 @@ def analog_linear(
     else:
         s = jnp.ones((1, 1), x.dtype)
     y = analog_mvm(
-        spec, layer, g, x / s, key=jax.random.fold_in(key, 1), calibration=spec.drift_compensation
+        spec,
+        layer,
+        g,
+        x / s,
+        key=_mvm_key(key),
+        calibration=spec.drift_compensation,
+        noise=output_noise,
     )
     if spec.drift_compensation:
         y, now = y[:-1], jnp.sum(jnp.abs(y[-1]))
         factor = jnp.where(now > 1e-12, state.drift_reference / now, 1.0)
         y = y * jax.lax.stop_gradient(factor)
     return y * s * state.scale + state.bias
+
+
+def _mvm_key(key: Array) -> Array:
+    return jax.random.fold_in(key, 1)
+
+
+def layer_output_noise(
+    spec: HardwareSpec, layer: LayerIdentity, batch: int, *, key: Array
+) -> Float[Array, "row_tiles batch cols"]:
+    """The output-noise draws `analog_linear(spec, layer, ..., key=key)` makes for `batch`
+    inputs, drawn ahead (as `output_noise`).
+
+    Why ahead: inside a training step XLA fuses the draws into every computation that uses
+    the layer's outputs (forward, finiteness check, each gradient mask) and so computes them
+    once per use; drawn outside the step they are computed once.
+    """
+    rows, cols = layer.devices.read_gain.shape[1:]
+    batch += 1 if spec.drift_compensation else 0
+    return output_noise_draws(spec, rows, cols, batch, key=_mvm_key(key))
 
 
 def apply_analog(

@@ -22,10 +22,10 @@ from device_models._checks import ParameterError
 
 from ._chip import ChipIdentity, make_chip
 from ._device_update import apply_to_devices, with_pulse_residue
-from ._forward import analog_linear
+from ._forward import analog_linear, layer_output_noise
 from ._keys import stream
 from ._mapping import conductance_span, reference_to_conductances
-from ._networks import Network, apply
+from ._networks import Network, apply, matmul_rows
 from ._program import ChipState, layer_state
 from ._spec import HardwareSpec
 from ._train_digital import cross_entropy
@@ -78,13 +78,15 @@ def chip_gradients(
     *,
     key: Array,
     loss: Callable[[Array, Array], Array] = cross_entropy,
+    output_noise: Sequence[Array] | None = None,
 ) -> tuple[dict[str, list[Array]], Array, Array]:
     """The loss `loss(logits, y)` of a forward pass through the chip itself and its gradients
     in weight units, as optax takes them.
 
-    Layer l's read draws from `fold_in(fold_in(key, 0), l)`. The gradient with respect to
+    Layer l's read draws from `layer_key(key, l)`. The gradient with respect to
     each G+ conductance (through the chip's own read-out, straight through its converters)
     is expressed per unit of weight: dL/dw = dL/dG+ span / scale for w = scale (G+ - G-) / span.
+    `output_noise`: each layer's output-noise draws, drawn ahead (`step_output_noise`).
 
     Returns:
         (gradients {"w": [(rows, cols)], "b": [(cols,)]}, loss, outputs_ok): `outputs_ok[l]`
@@ -103,7 +105,8 @@ def chip_gradients(
                 state.layers[index],
                 h,
                 t=1.0,
-                key=jax.random.fold_in(jax.random.fold_in(key, 0), index),
+                key=layer_key(key, index),
+                output_noise=None if output_noise is None else output_noise[index],
             )
             ok.append(jnp.all(jnp.isfinite(out)))
             return out
@@ -122,6 +125,23 @@ def chip_gradients(
     return grad_tree, value, outputs_ok
 
 
+def layer_key(key: Array, index: int) -> Array:
+    """The read key of layer `index` in the training step with key `key`."""
+    return jax.random.fold_in(jax.random.fold_in(key, 0), index)
+
+
+def step_output_noise(
+    spec: HardwareSpec, net: Network, chip: ChipIdentity, batch: int, *, key: Array
+) -> list[Array]:
+    """The output-noise draws of every layer in the step with key `key` on `batch` examples,
+    as `chip_gradients(..., key=key)` would draw them itself (see `layer_output_noise`)."""
+    rows = matmul_rows(net, batch)
+    return [
+        layer_output_noise(spec, layer, n, key=layer_key(key, index))
+        for index, (layer, n) in enumerate(zip(chip.layers, rows, strict=True))
+    ]
+
+
 def in_situ_step(
     spec: HardwareSpec,
     net: Network,
@@ -135,6 +155,7 @@ def in_situ_step(
     key: Array,
     max_pulses: int = 31,
     loss: Callable[[Array, Array], Array] = cross_entropy,
+    output_noise: Sequence[Array] | None = None,
 ) -> tuple[ChipState, optax.OptState, Array, Array, Array]:
     """One training step on the chip, minimizing `loss(logits, y)` (integer labels by default;
     soft targets with a distillation loss).
@@ -148,8 +169,11 @@ def in_situ_step(
     schedules) to give the desired weight change, which `apply_to_devices` fires as pulses
     (layer l's from `fold_in(key, 1 + l)`); biases, kept digitally beside the array, take
     the optax update directly. `device_update` is the same last step as an optax link.
+    `output_noise`: as for `chip_gradients`.
     """
-    grad_tree, value, outputs_ok = chip_gradients(spec, net, chip, state, x, y, key=key, loss=loss)
+    grad_tree, value, outputs_ok = chip_gradients(
+        spec, net, chip, state, x, y, key=key, loss=loss, output_noise=output_noise
+    )
     updates, opt_state = opt.update(grad_tree, opt_state)
     keys = [jax.random.fold_in(key, 1 + i) for i in range(len(chip.layers))]
     state, fired, _ = apply_to_devices(spec, chip, state, updates, keys=keys, max_pulses=max_pulses)

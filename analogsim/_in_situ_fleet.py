@@ -21,7 +21,13 @@ from jaxtyping import Array
 from ._chip import ChipIdentity
 from ._device_update import with_pulse_residue
 from ._forward import apply_analog
-from ._in_situ import check_in_situ_spec, in_situ_step, init_in_situ, opt_init_tree
+from ._in_situ import (
+    check_in_situ_spec,
+    in_situ_step,
+    init_in_situ,
+    opt_init_tree,
+    step_output_noise,
+)
 from ._keys import stream
 from ._mesh import fleet_vmap, to_host
 from ._networks import Network
@@ -125,8 +131,10 @@ def in_situ_epoch(
         spec_c = member_spec(spec, names, vals)
         opt = optax.sgd(rate)
 
-        def step(state: ChipState, inputs: tuple[Array, Array]):
-            j, idx = inputs
+        step_key = lambda j: stream(key, "update", first_step + j)
+
+        def step(state: ChipState, inputs: tuple[Array, Array, list[Array]]):
+            j, idx, noise = inputs
             state, _, value, fired, layer_ok = in_situ_step(
                 spec_c,
                 net,
@@ -136,17 +144,36 @@ def in_situ_epoch(
                 opt.init(opt_init_tree(state)),
                 x[idx],
                 targets[idx],
-                key=stream(key, "update", first_step + j),
+                key=step_key(j),
                 max_pulses=max_pulses,
                 loss=loss,
+                output_noise=noise,
             )
             finite = jnp.concatenate([layer_ok, jnp.isfinite(value)[None]])
             return state, (value, fired, finite)
 
-        state, (values, fired, finite) = jax.lax.scan(step, state, (jnp.arange(steps), batches))
-        return state, values.mean(), fired.sum(), finite
+        def block(state: ChipState, inputs: tuple[Array, Array]):
+            # the block's output noise is drawn here, outside the steps that use it
+            # (`layer_output_noise` says why): bitwise the draws each step would make
+            js, idxs = inputs
+            draw = lambda j: step_output_noise(spec_c, net, chip, batch_size, key=step_key(j))
+            return jax.lax.scan(step, state, (js, idxs, jax.vmap(draw)(js)))
+
+        blocks = _block_size(steps)
+        state, (values, fired, finite) = jax.lax.scan(
+            block,
+            state,
+            (jnp.arange(steps).reshape(-1, blocks), batches.reshape(-1, blocks, batch_size)),
+        )
+        return state, values.reshape(steps).mean(), fired.sum(), finite.reshape(steps, -1)
 
     return fleet_vmap(one, mesh)(chip, state, keys, values, rates)
+
+
+def _block_size(steps: int, most: int = 16) -> int:
+    """Steps per block of drawn-ahead noise: the largest divisor of `steps` up to `most`,
+    which bounds the draws held at once to `most` steps' worth."""
+    return max((d for d in range(1, min(steps, most) + 1) if steps % d == 0), default=1)
 
 
 def raise_if_not_finite(

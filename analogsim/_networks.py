@@ -142,6 +142,20 @@ def apply(net: Network, x: Array, matmul: MatMul) -> Float[Array, "batch classes
     return h
 
 
+def matmul_rows(net: Network, batch: int) -> list[int]:
+    """How many input vectors each layer's matrix multiply takes for `batch` examples: the
+    batch for dense layers, the batch times the output positions for convolutions."""
+    rows = []
+
+    def matmul(index: int, h: Array) -> Array:
+        rows.append(h.shape[0])
+        return jnp.zeros((h.shape[0], net.shapes[index][1]), h.dtype)
+
+    example = jax.ShapeDtypeStruct((batch, *net.input_shape), jnp.float32)
+    jax.eval_shape(lambda x: apply(net, x, matmul), example)
+    return rows
+
+
 def apply_digital(
     net: Network, params: Sequence[dict[str, Array]], x: Array
 ) -> Float[Array, "batch classes"]:

@@ -23,6 +23,7 @@ def analog_mvm(
     *,
     key: Array | None,
     calibration: bool = False,
+    noise: Float[Array, "row_tiles batch cols"] | None = None,
 ) -> Float[Array, "batch cols"]:
     """Drive rows with `x` and digitize the column currents, tile by tile.
 
@@ -33,6 +34,8 @@ def analog_mvm(
             (G+, G-) stacked on axis 0.
         x: inputs in DAC units (1 = full scale = V_read); clipped to +-1 and quantized.
         key: output (ADC) noise key; None for no output noise.
+        noise: standard-normal output-noise draws to use instead of drawing them from `key`
+            (`output_noise_draws(spec, rows, cols, batch, key=key)` for the same numbers).
         calibration: also drive one full-scale all-ones input, as one more row of the batch
             (the drift-compensation read): its output is the last row of the result and its
             output noise is row `batch` of the draw.
@@ -66,8 +69,14 @@ def analog_mvm(
         w_cub = None
     p = layer.periphery
     row_tiles, col_tiles = tile_counts(spec, rows, cols)
-    if key is not None:
-        noise = spec.output_noise * noise_normal(key, (row_tiles, batch, cols))
+    if noise is None and key is not None:
+        noise = output_noise_draws(spec, rows, cols, batch, key=key)
+    if noise is not None:
+        if noise.shape != (row_tiles, batch, cols):
+            raise ValueError(
+                f"output noise must have shape {(row_tiles, batch, cols)}; got {noise.shape}"
+            )
+        noise = spec.output_noise * noise
     outputs = []
     start = 0
     for xq in blocks:
@@ -88,13 +97,22 @@ def analog_mvm(
                 parts.append(y)
             y = parts[0] if col_tiles == 1 else jnp.concatenate(parts, axis=-1)
             y = p.adc_gain[r] * y + p.adc_offset[r]
-            if key is not None:
+            if noise is not None:
                 y = y + noise[r, start:stop]
             y = quantize(y, spec.adc_bits, spec.adc_range)
             total = y if total is None else total + y
         outputs.append(total)
         start = stop
     return outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs)
+
+
+def output_noise_draws(
+    spec: HardwareSpec, rows: int, cols: int, batch: int, *, key: Array
+) -> Float[Array, "row_tiles batch cols"]:
+    """The standard normals `analog_mvm` draws from `key` for a (rows, cols) layer and `batch`
+    inputs (the calibration row counted): one per conversion, each row tile's ADCs their own."""
+    row_tiles, _ = tile_counts(spec, rows, cols)
+    return noise_normal(key, (row_tiles, batch, cols))
 
 
 def _wired_tile(

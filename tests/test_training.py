@@ -10,8 +10,9 @@ import xarray as xr
 
 import analogsim as A
 from analogsim._cli import main
-from analogsim._in_situ import in_situ_step, opt_init_tree
+from analogsim._in_situ import chip_gradients, in_situ_step, opt_init_tree, step_output_noise
 from analogsim._in_situ_fleet import TrainingError
+from analogsim._networks import matmul_rows
 from analogsim._train import spec_for, train, train_in_situ
 from analogsim._update import nominal_pulse_step, pulse_counts
 
@@ -99,6 +100,27 @@ def test_a_non_finite_conductance_fails_its_own_layer(layer, key):
         broken = eqx.tree_at(lambda s: s.layers[layer].devices.g, state, g)
         assert not bool(layer_ok(broken)[layer]), (layer, bad)
     assert bool(jnp.all(layer_ok(state)))
+
+
+def test_output_noise_drawn_ahead_is_the_noise_a_step_draws(key):
+    """In-situ epochs draw each block's output noise before its steps (`step_output_noise`);
+    a step given those draws must compute exactly what it computes drawing them itself."""
+    # a convolution's matrix multiply takes one input vector per example and position
+    assert matmul_rows(A.cnn(), 16) == [16 * 64, 16 * 16, 16]
+    spec, net = spec_for("gokmen_vlasov", tile_rows=5, tile_cols=4), A.mlp((8, 6, 3))
+    params = A.init_params(net, key=key)
+    chip, state = A.init_in_situ(spec, net, params, key=key)
+    x = jax.random.uniform(jax.random.key(1), (3, *net.input_shape))
+    y = jnp.array([0, 2, 1])
+    grads = eqx.filter_jit(chip_gradients)  # compiled: faster than op by op here
+    drawn = step_output_noise(spec, net, chip, 3, key=key)
+    own = grads(spec, net, chip, state, x, y, key=key)
+    ahead = grads(spec, net, chip, state, x, y, key=key, output_noise=drawn)
+    for a, b in zip(jax.tree.leaves(own), jax.tree.leaves(ahead), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = step_output_noise(spec, net, chip, 3, key=jax.random.key(7))
+    moved = grads(spec, net, chip, state, x, y, key=key, output_noise=other)
+    assert float(jnp.abs(moved[1] - own[1])) > 0  # the draws are used
 
 
 def test_digital_mode_replicas_lose_nothing(digits):
