@@ -95,6 +95,7 @@ def test_rerun_refuses_files_without_a_record(tmp_path, capsys):
     assert main(["rerun", str(tmp_path / "missing.nc")]) == 2
 
 
+@pytest.mark.slow  # 27 s: three sweeps and a subprocess; in-process resume is tested in CI
 def test_a_sweep_killed_mid_run_resumes_to_the_uninterrupted_dataset_and_reruns(tmp_path):
     sweep = ["sweep", "simulate", "--param", "variation=0:2:8", "--chips", "3"]
     sweep += ["--chunk-size", "3", "--epochs", "2", "--quiet"]
