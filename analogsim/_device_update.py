@@ -63,31 +63,20 @@ def apply_to_devices(
     for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
         # w = scale (G+ - G-) / span, so a weight change dw asks for dw span / scale of G+ - G-
         dw = updates["w"][index]
-        if spec.pulse_update == "mixed-precision":
+        mixed = spec.pulse_update == "mixed-precision"
+        if mixed:
             if sl.pulse_residue is None:
                 raise ParameterError(
                     "mixed-precision updates keep a residue beside each array; start from "
                     "init_in_situ's state or with_pulse_residue(spec, state)"
                 )
             dw = dw + sl.pulse_residue
-            g, f, r, asked = whole_step_update(
-                spec,
-                layer_id,
-                sl.devices.g,
-                dw * span / sl.scale,
-                key=keys[index],
-                max_pulses=max_pulses,
-            )
+        args = (spec, layer_id, sl.devices.g, dw * span / sl.scale)
+        if mixed:
+            g, f, r, asked = whole_step_update(*args, key=keys[index], max_pulses=max_pulses)
             sl = eqx.tree_at(lambda s: s.pulse_residue, sl, dw - asked * sl.scale / span)
         else:
-            g, f, r = pulsed_update(
-                spec,
-                layer_id,
-                sl.devices.g,
-                dw * span / sl.scale,
-                key=keys[index],
-                max_pulses=max_pulses,
-            )
+            g, f, r = pulsed_update(*args, key=keys[index], max_pulses=max_pulses)
         layers.append(
             eqx.tree_at(lambda s: (s.devices.g, s.bias), sl, (g, sl.bias + updates["b"][index]))
         )

@@ -77,10 +77,10 @@ def analog_mvm(
                 f"output noise must have shape {(row_tiles, batch, cols)}; got {noise.shape}"
             )
         noise = spec.output_noise * noise
-    outputs = []
-    start = 0
-    for xq in blocks:
-        stop = start + xq.shape[0]
+
+    def convert(xq: Array, noise_rows: Array | None) -> Array:
+        # one block of inputs through every tile, each row tile's partial sum digitized by
+        # its own converters, then summed digitally
         total = None
         for r in range(row_tiles):
             rs = slice(r * spec.tile_rows, min((r + 1) * spec.tile_rows, rows))
@@ -97,11 +97,16 @@ def analog_mvm(
                 parts.append(y)
             y = parts[0] if col_tiles == 1 else jnp.concatenate(parts, axis=-1)
             y = p.adc_gain[r] * y + p.adc_offset[r]
-            if noise is not None:
-                y = y + noise[r, start:stop]
+            if noise_rows is not None:
+                y = y + noise_rows[r]
             y = quantize(y, spec.adc_bits, spec.adc_range)
             total = y if total is None else total + y
-        outputs.append(total)
+        return total
+
+    outputs, start = [], 0
+    for xq in blocks:
+        stop = start + xq.shape[0]
+        outputs.append(convert(xq, None if noise is None else noise[:, start:stop]))
         start = stop
     return outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs)
 
