@@ -11,6 +11,17 @@ Cases (medians of repeated runs after compilation, analog and digital timed side
                    as `analogsim simulate` runs); digital = batched einsum over 256 weight
                    sets of the same shapes (its matrix products use every core as well).
 The analog time includes reading the array at time t (drift, read noise) on every call.
+
+Each case also times its floor (`floor_s`, `floor_ratio` = floor_s / digital_s), side by side
+with the other two: the work the modelled physics cannot do without, and nothing else. Per
+layer, the matrix products the input encoding needs (amplitude encoding: two, since each
+device's I-V law I = g v (1 + k (v^2 - 1)) adds a cubic term with its own per-device k; PWM:
+one), plus the bias and ReLU the digital forward has, plus the noise draws the model makes
+with its generator: one Gaussian per device read (when the device has read noise) and one
+per ADC conversion (each row tile's converters their own), computed and returned. No
+converter, drift, read gain, variation or digital correction is in it, so the analog call
+can only approach it.
+`products_s` / `products_ratio` time the products alone (the floor without its draws).
 """
 
 from __future__ import annotations
@@ -28,6 +39,8 @@ import numpy as np
 import analogsim as A
 from analogsim._data import load_digits
 from analogsim._mesh import fleet_vmap, shard_rows
+from analogsim._tile import output_noise_draws
+from device_models import noise_normal
 
 A.use_cpu_cores()  # one JAX device per core, before JAX starts
 
@@ -42,17 +55,59 @@ def _median_time(fn, *args, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _interleaved(analog, digital, repeats: int) -> tuple[float, float]:
-    """Medians of analog and digital runs alternated, so machine noise hits both alike."""
-    a_fn, a_args = analog
-    d_fn, d_args = digital
-    jax.block_until_ready(a_fn(*a_args))
-    jax.block_until_ready(d_fn(*d_args))
-    ta, td = [], []
+def _interleaved(*cases: tuple, repeats: int) -> list[float]:
+    """Medians of each case's runs, the cases alternated so machine noise hits all alike."""
+    for fn, args in cases:
+        jax.block_until_ready(fn(*args))
+    times = [[] for _ in cases]
     for _ in range(repeats):
-        ta.append(_median_time(a_fn, *a_args, repeats=1))
-        td.append(_median_time(d_fn, *d_args, repeats=1))
-    return statistics.median(ta), statistics.median(td)
+        for (fn, args), t in zip(cases, times, strict=True):
+            t.append(_median_time(fn, *args, repeats=1))
+    return [statistics.median(t) for t in times]
+
+
+def floor_layer(
+    spec: A.HardwareSpec,
+    h: jax.Array,
+    w: jax.Array,
+    w_cub: jax.Array,
+    b: jax.Array,
+    key,
+    draws: bool = True,
+) -> tuple[jax.Array, list[jax.Array]]:
+    """One layer's floor (module docstring): its products and bias, and (with `draws`) the
+    Gaussians of one read and of `h`'s conversions. Returns (outputs before the activation,
+    the draws). The draws are returned rather than used: fused into the work that uses
+    them, XLA's CPU backend computes them once per consumer, and the floor would no longer
+    be one."""
+    rows, cols = w.shape
+    y = h @ w + b
+    if spec.input_encoding == "amplitude":
+        y = y + (h * h * h) @ w_cub
+    drawn = []
+    if draws and spec.device.has_read_noise:
+        drawn.append(noise_normal(jax.random.fold_in(key, 0), (2, rows, cols)))  # G+, G-
+    if draws:
+        # the model draws conversion noise whatever `output_noise` (a traced number) is
+        batch = h.shape[0] + (1 if spec.drift_compensation else 0)
+        drawn.append(output_noise_draws(spec, rows, cols, batch, key=jax.random.fold_in(key, 1)))
+    return y, drawn
+
+
+def floor_forward(spec: A.HardwareSpec, params, x: jax.Array, key, draws: bool = True) -> tuple:
+    """The floor of one analog forward of an MLP (`floor_layer` per layer, ReLU between):
+    (outputs, every draw)."""
+    h, drawn = x, []
+    for i, p in enumerate(params):
+        k = jax.random.fold_in(key, i)
+        y, d = floor_layer(spec, h, p["w"], p["w_cub"], p["b"], k, draws)
+        h, drawn = (jax.nn.relu(y) if i < len(params) - 1 else y), drawn + d
+    return h, drawn
+
+
+def with_cubic(params):
+    """The weights plus a second matrix per layer for the cubic products of the floor."""
+    return [dict(p, w_cub=0.05 * p["w"]) for p in params]
 
 
 def mlp784_b1024(repeats: int, encoding: str = "amplitude") -> dict:
@@ -68,13 +123,31 @@ def mlp784_b1024(repeats: int, encoding: str = "amplitude") -> dict:
         lambda chip, state, x, t, key: A.apply_analog(spec, net, chip, state, x, t=t, key=key)
     )
     digital = jax.jit(lambda p, x: A.apply_digital(net, p, x))
-    a, d = _interleaved(
+    floor = jax.jit(lambda p, x, key: floor_forward(spec, p, x, key))
+    products = jax.jit(lambda p, x, key: floor_forward(spec, p, x, key, draws=False))
+    floor_args = (with_cubic(params), x, jax.random.key(4))
+    times = _interleaved(
         (analog, (chip, state, x, jnp.float32(3600.0), jax.random.key(4))),
         (digital, (params, x)),
-        repeats,
+        (floor, floor_args),
+        (products, floor_args),
+        repeats=repeats,
     )
     name = "mlp784_b1024" + ("" if encoding == "amplitude" else f"_{encoding}")
-    return {"case": name, "analog_s": a, "digital_s": d, "ratio": a / d}
+    return _result(name, *times)
+
+
+def _result(name: str, analog: float, digital: float, floor: float, products: float) -> dict:
+    return {
+        "case": name,
+        "analog_s": analog,
+        "digital_s": digital,
+        "ratio": analog / digital,
+        "floor_s": floor,
+        "floor_ratio": floor / digital,
+        "products_s": products,
+        "products_ratio": products / digital,
+    }
 
 
 def fleet256_digits(repeats: int, chips: int = 256) -> dict:
@@ -110,12 +183,25 @@ def fleet256_digits(repeats: int, chips: int = 256) -> dict:
         h = jax.nn.relu(jnp.einsum("bi,cio->cbo", x, w1) + b1[:, None])
         return jnp.einsum("cbi,cio->cbo", h, w2) + b2[:, None]
 
-    a, d = _interleaved(
+    @jax.jit
+    def floor(params, keys, x):
+        one = lambda params, key: floor_forward(spec, params, x, key)
+        return fleet_vmap(one, mesh)(params, keys)
+
+    @jax.jit
+    def products(params, keys, x):
+        one = lambda params, key: floor_forward(spec, params, x, key, draws=False)
+        return fleet_vmap(one, mesh)(params, keys)
+
+    floor_args = (shard_rows(mesh, with_cubic([{"w": w1, "b": b1}, {"w": w2, "b": b2}])), keys, x)
+    times = _interleaved(
         (analog, (chip, state, keys, x, jnp.float32(3600.0))),
         (digital, (w1, b1, w2, b2, x)),
-        repeats,
+        (floor, floor_args),
+        (products, floor_args),
+        repeats=repeats,
     )
-    return {"case": "fleet256_digits", "analog_s": a, "digital_s": d, "ratio": a / d}
+    return _result("fleet256_digits", *times)
 
 
 def main() -> None:
@@ -136,12 +222,16 @@ def main() -> None:
         "jax": jax.__version__,
     }
     print(f"backend {meta['backend']}, {meta['cpus']} CPUs, jax {meta['jax']}")
-    print(f"{'case':<18}{'analog (ms)':>13}{'digital (ms)':>14}{'ratio':>8}")
+    print(
+        f"{'case':<18}{'analog (ms)':>13}{'digital (ms)':>14}{'ratio':>8}"
+        f"{'floor (ms)':>12}{'floor ratio':>13}{'products ratio':>16}"
+    )
     for r in results:
         r.update(meta)
         print(
             f"{r['case']:<18}{r['analog_s'] * 1e3:>13.2f}{r['digital_s'] * 1e3:>14.2f}"
-            f"{r['ratio']:>8.2f}"
+            f"{r['ratio']:>8.2f}{r['floor_s'] * 1e3:>12.2f}{r['floor_ratio']:>13.2f}"
+            f"{r['products_ratio']:>16.2f}"
         )
     if args.json:
         with open(args.json, "w") as f:

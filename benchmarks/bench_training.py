@@ -1,6 +1,6 @@
 """Speed of in-situ training against plain digital SGD, and of a fleet against one chip.
 
-    python benchmarks/bench_training.py [--epochs 5] [--json FILE]
+    python benchmarks/bench_training.py [--rounds 3] [--epochs 5] [--json FILE]
 
 Cases (seconds per epoch of the digits MLP 64-128-10 at batch 16, 84 steps an epoch):
   in_situ_epoch   one gokmen_vlasov chip in the loop (analog forward, gradients through the
@@ -8,7 +8,17 @@ Cases (seconds per epoch of the digits MLP 64-128-10 at batch 16, 84 steps an ep
   fleet32_epoch   32 chips trained together in one vmapped run, split over one JAX CPU
                   device per core (`use_cpu_cores`, as `analogsim train` runs), vs one chip
                   on one device.
-Epoch times are medians over the epochs after the first (which compiles).
+Epoch times are medians over the epochs after the first (which compiles) of every round; each
+round runs all the cases one after the other, so machine noise over time hits them alike.
+
+`in_situ_epoch` also reports its floor (`floor_s`, `floor_ratio` = floor_s / digital_s): the
+digital SGD epoch plus the noise draws of an in-situ epoch, made the cheapest way (in bulk,
+once per epoch) with the model's generator, and nothing else. Per step and layer: one
+Gaussian per ADC conversion, one uniform per device for the stochastic rounding of its
+pulse count, one Gaussian per device that takes pulses (its cycle-to-cycle noise; one per
+device, the fewest any family draws) and one per device read when the read model has read
+noise. No read, converter, gradient through the chip or device response is in it, so the
+in-situ epoch can only approach it.
 """
 
 from __future__ import annotations
@@ -23,22 +33,39 @@ import jax.numpy as jnp
 import optax
 
 import analogsim as A
+from analogsim._chip import tile_counts
 from analogsim._train import spec_for, train_in_situ
 from analogsim._train_digital import cross_entropy
+from device_models import noise_normal, noise_uniform
 
 A.use_cpu_cores()  # one JAX device per core, before JAX starts
 
 
-def _in_situ_epoch(chips: int, epochs: int) -> float:
-    """Median seconds per epoch after the first (which includes compilation). One chip runs
-    on one device; a fleet is split over all of them (one per CPU core)."""
+def _in_situ_epochs(chips: int, epochs: int) -> list[float]:
+    """Seconds of each epoch after the first (which includes compilation). One chip runs on
+    one device; a fleet is split over all of them (one per CPU core)."""
     spec, net, data = spec_for("gokmen_vlasov"), A.mlp(), A.load_digits()
     devices = 1 if chips == 1 else None
     out = train_in_situ(spec, net, data, chips=chips, epochs=epochs, devices=devices)
-    return statistics.median(out["epoch_seconds"][1:])
+    return list(out["epoch_seconds"][1:])
 
 
-def _digital_epoch(repeats: int) -> float:
+def epoch_draws(spec: A.HardwareSpec, shapes, batch: int, steps: int, key) -> tuple:
+    """As many draws as `steps` in-situ steps make (module docstring), drawn the cheapest
+    way: all the Gaussians of the epoch in one array, all its uniforms in another (returned,
+    so that XLA computes them)."""
+    pair = 2 if spec.pulse_response.unidirectional else 1
+    normals, uniforms = 0, 0
+    for rows, cols in shapes:
+        normals += tile_counts(spec, rows, cols)[0] * batch * cols  # conversions
+        normals += pair * rows * cols + (2 * rows * cols if spec.device.has_read_noise else 0)
+        uniforms += rows * cols
+    return noise_normal(key, (steps, normals)), noise_uniform(key, (steps, uniforms))
+
+
+def _digital_epoch(draws: A.HardwareSpec | None = None) -> tuple:
+    """(jitted epoch of plain digital SGD, its arguments); with `draws`, the epoch also makes
+    the noise draws of an in-situ epoch for that spec (the floor)."""
     net, data = A.mlp(), A.load_digits()
     params = A.init_params(net, key=jax.random.key(0))
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
@@ -47,36 +74,60 @@ def _digital_epoch(repeats: int) -> float:
     opt = optax.sgd(0.2)
 
     @jax.jit
-    def epoch(params, opt_state):
+    def epoch(params, opt_state, key):
         def step(carry, idx):
             p, s = carry
             g = jax.grad(lambda p: cross_entropy(A.apply_digital(net, p, x[idx]), y[idx]))(p)
             u, s = opt.update(g, s)
             return (optax.apply_updates(p, u), s), None
 
-        return jax.lax.scan(step, (params, opt_state), batches)[0]
+        out = jax.lax.scan(step, (params, opt_state), batches)[0]
+        if draws is None:
+            return out
+        return out, epoch_draws(draws, net.shapes, batches.shape[1], batches.shape[0], key)
 
-    state = (params, opt.init(params))
-    jax.block_until_ready(epoch(*state))
-    times = []
-    for _ in range(max(5, repeats)):
-        start = time.perf_counter()
-        jax.block_until_ready(epoch(*state))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return epoch, (params, opt.init(params), jax.random.key(1))
+
+
+def _interleaved(*cases: tuple, repeats: int) -> list[list[float]]:
+    """Seconds of each run of each (fn, args) case, the cases alternated so machine noise
+    hits all alike."""
+    for fn, args in cases:
+        jax.block_until_ready(fn(*args))  # compile
+    times = [[] for _ in cases]
+    for _ in range(repeats):
+        for (fn, args), t in zip(cases, times, strict=True):
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            t.append(time.perf_counter() - start)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=9, help="digital epochs timed")
-    parser.add_argument("--epochs", type=int, default=5, help="in-situ epochs run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of all the cases")
+    parser.add_argument("--repeats", type=int, default=9, help="digital epochs per round")
+    parser.add_argument("--epochs", type=int, default=5, help="in-situ epochs per round")
     parser.add_argument("--json")
     args = parser.parse_args()
-    digital = _digital_epoch(args.repeats)
-    one = _in_situ_epoch(1, args.epochs)
-    fleet = _in_situ_epoch(32, args.epochs)
+    cases = (_digital_epoch(), _digital_epoch(draws=spec_for("gokmen_vlasov")))
+    times = {"digital": [], "floor": [], "one": [], "fleet": []}
+    for _ in range(args.rounds):
+        digital, floor = _interleaved(*cases, repeats=max(5, args.repeats))
+        times["digital"] += digital
+        times["floor"] += floor
+        times["one"] += _in_situ_epochs(1, args.epochs)
+        times["fleet"] += _in_situ_epochs(32, args.epochs)
+    digital, floor, one, fleet = (statistics.median(t) for t in times.values())
     results = [
-        {"case": "in_situ_epoch", "analog_s": one, "digital_s": digital, "ratio": one / digital},
+        {
+            "case": "in_situ_epoch",
+            "analog_s": one,
+            "digital_s": digital,
+            "ratio": one / digital,
+            "floor_s": floor,
+            "floor_ratio": floor / digital,
+        },
         {
             "case": "fleet32_epoch",
             "analog_s": fleet,
@@ -88,6 +139,7 @@ def main() -> None:
     print(f"{'case':<16}{'analog (s)':>12}{'reference (s)':>15}{'ratio':>8}")
     for r in results:
         print(f"{r['case']:<16}{r['analog_s']:>12.3f}{r['digital_s']:>15.4f}{r['ratio']:>8.2f}")
+    print(f"floor of in_situ_epoch: {floor:.4f} s, {floor / digital:.2f} x digital")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
