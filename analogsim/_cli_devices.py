@@ -57,8 +57,8 @@ def start_devices(args: argparse.Namespace, argv: Sequence[str]) -> None:
 
     # on the CPU, one device per core (the chips are split over them); a process whose JAX
     # has already started (the command line called from Python) keeps its devices. Not for
-    # transfer: its weight copy deadlocks inside XLA on two CPU devices (a known issue, also
-    # with --devices 2 before this default; eight forced devices run it)
+    # transfer: it ran slower on two CPU devices than on one (README, "CPU cores"), and its
+    # figures were measured on one
     transfer = "transfer" in (args.command, getattr(args, "experiment", None))
     if not transfer:
         with contextlib.suppress(RuntimeError):

@@ -56,9 +56,35 @@ def probe_weights(
     x = signs.reshape(-1, rows)
     y = outputs.reshape(x.shape[0], -1)
     # normal equations: x has (batches * rows) random sign rows, well conditioned
-    return jnp.linalg.solve(x.T @ x, x.T @ y)
+    return solve_each(x.T @ x, x.T @ y)
 
 
 def probe_cycles(rows: int, batches: int = 8) -> int:
     """Read cycles (one input vector applied to the array) that `probe_weights` spends."""
     return batches * (rows + 1)
+
+
+@jax.custom_batching.custom_vmap
+def solve_each(a: Float[Array, "n n"], b: Float[Array, "n k"]) -> Float[Array, "n k"]:
+    """`jnp.linalg.solve(a, b)`, and under `vmap` one system after another (`lax.map`).
+
+    Why: a batch of systems is one LAPACK call whose batch jaxlib splits over XLA's CPU
+    thread pool and then waits for, from inside a thread of that same pool. With a fleet split
+    over one CPU device per core, every device's program reaches that call at once, each
+    thread waits for work queued behind the others, and the process hangs (seen in `transfer`
+    on two CPU devices). One system at a time never waits on the pool. LAPACK factors each
+    system of a batch on its own, so the result is the same bit for bit.
+    """
+    return jnp.linalg.solve(a, b)
+
+
+@solve_each.def_vmap
+def _solve_each_batched(
+    axis_size: int, in_batched: list[bool], a: Array, b: Array
+) -> tuple[Array, bool]:
+    a, b = (
+        x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
+        for x, batched in zip((a, b), in_batched, strict=True)
+    )
+    # each system through `solve_each` again, so that an outer `vmap` maps it too
+    return jax.lax.map(lambda ab: solve_each(*ab), (a, b)), True

@@ -19,6 +19,7 @@ import analogsim as A
 from analogsim._cli import main
 from analogsim._in_situ_fleet import fleet_state_accuracy, init_fleet
 from analogsim._mesh import chip_mesh, padded, shard_rows, to_host
+from analogsim._probe import solve_each
 from analogsim._train import train_in_situ
 from analogsim._transfer_fleet import (
     draw_fleet,
@@ -235,3 +236,39 @@ def test_use_cpu_cores_keeps_a_chosen_count_and_sets_one_before_jax_starts():
             [sys.executable, "-c", script], env=env, capture_output=True, text=True
         )
         assert run.returncode == 0, run.stderr
+
+
+def test_batched_solves_are_solved_one_by_one_bit_for_bit():
+    """`solve_each` (the least-squares solve of `probe_weights`) maps a batch over its
+    systems, also under nested `vmap`, and gives `jnp.linalg.solve`'s bits."""
+    a = jax.random.normal(jax.random.key(0), (3, 2, 32, 32)) + 8 * jnp.eye(32)
+    b = jax.random.normal(jax.random.key(1), (3, 2, 32, 5))
+    jaxpr = str(jax.make_jaxpr(jax.vmap(solve_each))(a[0], b[0]))
+    assert "scan" in jaxpr
+    ref = jax.jit(jax.vmap(jax.vmap(jnp.linalg.solve)))(a, b)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(jax.vmap(solve_each)))(a, b), ref)
+    one = jax.vmap(solve_each, in_axes=(None, 0))(a[0, 0], b[0])
+    np.testing.assert_array_equal(one, jax.vmap(jnp.linalg.solve, in_axes=(None, 0))(a[0, 0], b[0]))
+
+
+def test_a_fleets_solves_on_two_cpu_devices_do_not_hang():
+    """A batch of LAPACK solves after a matrix product, on two CPU devices at once, hung the
+    process (jaxlib waits for the batch's pieces from inside XLA's CPU thread pool: the
+    `transfer` weight copy stopped forever); `solve_each` solves one system at a time."""
+    script = (
+        "import jax, analogsim as A\n"
+        "A.use_cpu_cores(2)\n"
+        "from analogsim._mesh import chip_mesh, fleet_vmap\n"
+        "from analogsim._probe import solve_each\n"
+        "x = jax.numpy.sign(jax.random.normal(jax.random.key(0), (4, 1024, 128)))\n"
+        "one = lambda x: solve_each(x.T @ x, x.T @ x[:, :10])\n"
+        "fleet = jax.jit(fleet_vmap(one, chip_mesh(2)))\n"
+        "for _ in range(20):\n"
+        "    jax.block_until_ready(fleet(x))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    # jnp.linalg.solve in its place hangs here every time (3 of 3 runs)
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
