@@ -230,11 +230,8 @@ def test_use_cpu_cores_keeps_a_chosen_count_and_sets_one_before_jax_starts():
         "else:\n"
         "    raise SystemExit('no error')\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     for script in (fresh, late):
-        run = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True
-        )
+        run = _in_fresh_process(script)
         assert run.returncode == 0, run.stderr
 
 
@@ -266,9 +263,14 @@ def test_a_fleets_solves_on_two_cpu_devices_do_not_hang():
         "for _ in range(20):\n"
         "    jax.block_until_ready(fleet(x))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     # jnp.linalg.solve in its place hangs here every time (3 of 3 runs)
-    run = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
-    )
+    run = _in_fresh_process(script, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+def _in_fresh_process(script: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run a Python `script` in a new process whose JAX starts without conftest's device count."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=timeout
+    )
