@@ -73,7 +73,8 @@ def solve_each(a: Float[Array, "n n"], b: Float[Array, "n k"]) -> Float[Array, "
     over one CPU device per core, every device's program reaches that call at once, each
     thread waits for work queued behind the others, and the process hangs (seen in `transfer`
     on two CPU devices). One system at a time never waits on the pool. LAPACK factors each
-    system of a batch on its own, so the result is the same bit for bit.
+    system of a batch on its own, so the solve gives the same bits; XLA may lay out the
+    products that feed it differently, which moved probed weights at float32 rounding.
     """
     return jnp.linalg.solve(a, b)
 
