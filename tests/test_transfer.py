@@ -68,6 +68,7 @@ def test_digital_control_copies_exactly(nominal):
     assert np.all(digital["target_accuracy"].values == source)
 
 
+@pytest.mark.slow  # a second whole transfer run (30 s); keeps the CI suite inside its time
 def test_identical_noiseless_chips_lose_almost_nothing(quiet):
     for strategy in STRATEGIES:
         worst = float(np.abs(quiet["transfer_loss"].sel(strategy=strategy, variation=0.0)).max())
