@@ -53,13 +53,8 @@ def analog_mvm(
     rows, cols = g.shape[1:]
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
-    # the calibration row is its own block rather than a row concatenated onto the batch:
-    # XLA fuses a concatenation into the work that feeds it, and the loop it emits for
-    # that does not vectorize on the CPU (5x slower)
-    blocks = [quantize(x, spec.dac_bits, 1.0)]
-    if calibration:
-        blocks.append(quantize(jnp.ones((1, rows), x.dtype), spec.dac_bits, 1.0))
-    batch = x.shape[0] + (1 if calibration else 0)
+    n = x.shape[0]
+    batch = n + (1 if calibration else 0)
     if spec.input_encoding == "amplitude":
         k = layer.devices.iv_nonlinearity
         w_lin = (g[0] * (1.0 - k[0]) - g[1] * (1.0 - k[1])) / span
@@ -103,12 +98,15 @@ def analog_mvm(
             total = y if total is None else total + y
         return total
 
-    outputs, start = [], 0
-    for xq in blocks:
-        stop = start + xq.shape[0]
-        outputs.append(convert(xq, None if noise is None else noise[:, start:stop]))
-        start = stop
-    return outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs)
+    rows_of = lambda a, b: None if noise is None else noise[:, a:b]
+    y = convert(quantize(x, spec.dac_bits, 1.0), rows_of(0, n))
+    if not calibration:
+        return y
+    # the calibration row goes through on its own rather than concatenated onto the batch:
+    # XLA fuses a concatenation into the work that feeds it, and the loop it emits for
+    # that does not vectorize on the CPU (5x slower)
+    ones = quantize(jnp.ones((1, rows), x.dtype), spec.dac_bits, 1.0)
+    return jnp.concatenate([y, convert(ones, rows_of(n, batch))])
 
 
 def output_noise_draws(
