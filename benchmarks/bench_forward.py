@@ -30,11 +30,12 @@ import argparse
 import json
 import platform
 import statistics
-import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
 from analogsim._data import load_digits
@@ -43,27 +44,6 @@ from analogsim._tile import output_noise_draws
 from device_models import noise_normal
 
 A.use_cpu_cores()  # one JAX device per core, before JAX starts
-
-
-def _median_time(fn, *args, repeats: int) -> float:
-    jax.block_until_ready(fn(*args))  # compile and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _interleaved(*cases: tuple, repeats: int) -> list[float]:
-    """Medians of each case's runs, the cases alternated so machine noise hits all alike."""
-    for fn, args in cases:
-        jax.block_until_ready(fn(*args))
-    times = [[] for _ in cases]
-    for _ in range(repeats):
-        for (fn, args), t in zip(cases, times, strict=True):
-            t.append(_median_time(fn, *args, repeats=1))
-    return [statistics.median(t) for t in times]
 
 
 def floor_layer(
@@ -123,10 +103,9 @@ def mlp784_b1024(repeats: int, encoding: str = "amplitude") -> dict:
         lambda chip, state, x, t, key: A.apply_analog(spec, net, chip, state, x, t=t, key=key)
     )
     digital = jax.jit(lambda p, x: A.apply_digital(net, p, x))
-    floor = jax.jit(lambda p, x, key: floor_forward(spec, p, x, key))
-    products = jax.jit(lambda p, x, key: floor_forward(spec, p, x, key, draws=False))
+    floor, products = (jax.jit(partial(floor_forward, spec, draws=d)) for d in (True, False))
     floor_args = (with_cubic(params), x, jax.random.key(4))
-    times = _interleaved(
+    times = _medians(
         (analog, (chip, state, x, jnp.float32(3600.0), jax.random.key(4))),
         (digital, (params, x)),
         (floor, floor_args),
@@ -135,6 +114,11 @@ def mlp784_b1024(repeats: int, encoding: str = "amplitude") -> dict:
     )
     name = "mlp784_b1024" + ("" if encoding == "amplitude" else f"_{encoding}")
     return _result(name, *times)
+
+
+def _medians(*cases: tuple, repeats: int) -> list[float]:
+    """Median seconds of each case, alternated; each timed run follows one untimed run."""
+    return [statistics.median(t) for t in interleaved(*cases, repeats=repeats, settle=1)]
 
 
 def _result(name: str, analog: float, digital: float, floor: float, products: float) -> dict:
@@ -183,18 +167,13 @@ def fleet256_digits(repeats: int, chips: int = 256) -> dict:
         h = jax.nn.relu(jnp.einsum("bi,cio->cbo", x, w1) + b1[:, None])
         return jnp.einsum("cbi,cio->cbo", h, w2) + b2[:, None]
 
-    @jax.jit
-    def floor(params, keys, x):
-        one = lambda params, key: floor_forward(spec, params, x, key)
-        return fleet_vmap(one, mesh)(params, keys)
+    def fleet_floor(draws: bool):
+        one = lambda params, key, x: floor_forward(spec, params, x, key, draws)
+        return jax.jit(lambda params, keys, x: fleet_vmap(partial(one, x=x), mesh)(params, keys))
 
-    @jax.jit
-    def products(params, keys, x):
-        one = lambda params, key: floor_forward(spec, params, x, key, draws=False)
-        return fleet_vmap(one, mesh)(params, keys)
-
+    floor, products = fleet_floor(True), fleet_floor(False)
     floor_args = (shard_rows(mesh, with_cubic([{"w": w1, "b": b1}, {"w": w2, "b": b2}])), keys, x)
-    times = _interleaved(
+    times = _medians(
         (analog, (chip, state, keys, x, jnp.float32(3600.0))),
         (digital, (w1, b1, w2, b2, x)),
         (floor, floor_args),

@@ -26,11 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import optax
+from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
 from analogsim._chip import tile_counts
@@ -89,20 +89,6 @@ def _digital_epoch(draws: A.HardwareSpec | None = None) -> tuple:
     return epoch, (params, opt.init(params), jax.random.key(1))
 
 
-def _interleaved(*cases: tuple, repeats: int) -> list[list[float]]:
-    """Seconds of each run of each (fn, args) case, the cases alternated so machine noise
-    hits all alike."""
-    for fn, args in cases:
-        jax.block_until_ready(fn(*args))  # compile
-    times = [[] for _ in cases]
-    for _ in range(repeats):
-        for (fn, args), t in zip(cases, times, strict=True):
-            start = time.perf_counter()
-            jax.block_until_ready(fn(*args))
-            t.append(time.perf_counter() - start)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all the cases")
@@ -113,7 +99,7 @@ def main() -> None:
     cases = (_digital_epoch(), _digital_epoch(draws=spec_for("gokmen_vlasov")))
     times = {"digital": [], "floor": [], "one": [], "fleet": []}
     for _ in range(args.rounds):
-        digital, floor = _interleaved(*cases, repeats=max(5, args.repeats))
+        digital, floor = interleaved(*cases, repeats=max(5, args.repeats))
         times["digital"] += digital
         times["floor"] += floor
         times["one"] += _in_situ_epochs(1, args.epochs)
