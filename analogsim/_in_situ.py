@@ -162,8 +162,8 @@ def in_situ_step(
 
     Returns:
         (state, opt_state, loss, pulses fired, layer_ok): `layer_ok[l]` says layer l's
-        outputs (and so its conductances) and gradients in this step and its bias after it
-        are all finite.
+        conductances and outputs in this step, its gradients and its bias after it are all
+        finite.
 
     The gradients of `chip_gradients` pass through `opt` (any optax chain: SGD, clipping,
     schedules) to give the desired weight change, which `apply_to_devices` fires as pulses
@@ -174,17 +174,19 @@ def in_situ_step(
     grad_tree, value, outputs_ok = chip_gradients(
         spec, net, chip, state, x, y, key=key, loss=loss, output_noise=output_noise
     )
+    # The conductances this step reads are checked, not the ones it writes: pulse counts are
+    # clipped integers that keep devices within their bounds, so finite conductances and
+    # gradients give finite ones, and a check of the new state made XLA compute the whole
+    # pulse update twice. A bad device is named at the step that reads it; its layer's
+    # outputs need not show it (the ADC clips an infinite current to full scale).
+    read_ok = [jnp.all(jnp.isfinite(sl.devices.g)) for sl in state.layers]
     updates, opt_state = opt.update(grad_tree, opt_state)
     keys = [jax.random.fold_in(key, 1 + i) for i in range(len(chip.layers))]
     state, fired, _ = apply_to_devices(spec, chip, state, updates, keys=keys, max_pulses=max_pulses)
-    # No separate check of the conductances: every device takes part in every product (and
-    # IEEE 0 * NaN is NaN, which the converters' clip and rounding keep), so a non-finite
-    # conductance shows in its layer's outputs; and pulse counts are clipped integers that
-    # leave devices within their bounds, so finite conductances and gradients give finite
-    # ones. (A check of the new state made XLA compute the whole pulse update twice.)
     layer_ok = jnp.stack(
         [
             outputs_ok[i]
+            & read_ok[i]
             & jnp.all(jnp.isfinite(grad_tree["w"][i]))
             & jnp.all(jnp.isfinite(sl.bias))
             for i, sl in enumerate(state.layers)

@@ -48,14 +48,15 @@ def analog_mvm(
     Each row tile's partial sum is converted by its own ADCs (gain, offset, noise, clip,
     quantization) before the digital sum, as on a tiled chip. Under amplitude encoding the
     I-V law I = g v (1 + k (v^2 - 1)) splits exactly into a linear and a cubic term, so a
-    tile costs two matrix products; under PWM encoding only the linear one.
+    tile costs two matrix products; under PWM encoding, or when every k is 0 by construction
+    (`DeviceIdentity.linear_iv`, e.g. ideal reads), only the linear one.
     """
     rows, cols = g.shape[1:]
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
     n = x.shape[0]
     batch = n + (1 if calibration else 0)
-    if spec.input_encoding == "amplitude":
+    if spec.input_encoding == "amplitude" and not layer.devices.linear_iv:
         k = layer.devices.iv_nonlinearity
         w_lin = (g[0] * (1.0 - k[0]) - g[1] * (1.0 - k[1])) / span
         w_cub = (g[0] * k[0] - g[1] * k[1]) / span

@@ -5,6 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ._variation import DeviceVariation
@@ -25,6 +26,9 @@ class DeviceIdentity(eqx.Module):
         drift_z: the device's place in its drift-exponent distribution, in units of the
             preset's sigma_nu: a fixed standard-normal rank times the spread scale.
         iv_nonlinearity: the device's k in I = g V (1 + k ((V / V_read)^2 - 1)).
+        linear_iv: every k is 0 by construction (drawn from a mean and spread that are both
+            the number 0), known before anything runs (static): reads then skip the cubic
+            term of the I-V law, which would only add products of zeros.
     """
 
     read_gain: Float[Array, "..."]
@@ -34,6 +38,7 @@ class DeviceIdentity(eqx.Module):
     stuck_off: Bool[Array, "..."]
     drift_z: Float[Array, "..."]
     iv_nonlinearity: Float[Array, "..."]
+    linear_iv: bool = eqx.field(default=False, static=True)
 
 
 def draw_identity(
@@ -86,4 +91,11 @@ def draw_identity(
         stuck_off=stuck_off,
         drift_z=rank * scale * variation.drift_sigma_scale,
         iv_nonlinearity=iv,
+        linear_iv=_is_zero(variation.iv_nonlinearity) and _is_zero(variation.iv_nonlinearity_sigma),
     )
+
+
+def _is_zero(x: ArrayLike) -> bool:
+    """Whether `x` is the Python or NumPy number 0. Arrays, traced or not, count as not known:
+    the answer must not depend on whether a spec's numbers are traced (a swept parameter)."""
+    return isinstance(x, (int, float, np.number)) and float(x) == 0.0

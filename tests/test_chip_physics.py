@@ -1,5 +1,7 @@
 """The signal path behaves as the physics says: exact limits, programming, drift, tiling."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,6 +70,36 @@ def test_iv_nonlinearity_acts_only_under_amplitude_encoding():
     digital = A.apply_digital(TINY_NET, tiny_params(), tiny_inputs() * 0.5)
     np.testing.assert_allclose(outs["pwm"], digital, atol=1e-5)
     assert np.max(np.abs(outs["amplitude"] - digital)) > 0.05
+
+
+def test_linear_iv_is_known_only_when_k_is_zero_by_construction():
+    linear = lambda v: dm.draw_identity(v, 0.0, 25.0, (4, 3), key=jax.random.key(0)).linear_iv
+    assert linear(dm.DeviceVariation())  # mean and spread the number 0
+    assert not linear(dm.DeviceVariation(iv_nonlinearity=0.05))
+    assert not linear(dm.DeviceVariation(iv_nonlinearity_sigma=0.02))
+    # an array (a swept, traced value) is not known to be 0, even when it is
+    assert not linear(dm.DeviceVariation(iv_nonlinearity=jnp.float32(0.0)))
+    chip = lambda device: A.make_chip(
+        exact_spec(device=device), TINY_NET.shapes, key=jax.random.key(0)
+    )
+    assert chip(dm.Ideal()).layers[0].devices.linear_iv
+    assert not chip(dm.PCM()).layers[0].devices.linear_iv
+
+
+def test_skipping_the_cubic_term_of_linear_devices_changes_nothing():
+    """Reads of devices whose k is 0 by construction skip the cubic products: outputs and
+    gradients are the same numbers as with the products computed (they add zeros)."""
+    spec = A.HardwareSpec(device=dm.Ideal(), variation=1.0)
+    chip, state = tiny_chip(spec)
+    layer = chip.layers[0]
+    assert layer.devices.linear_iv
+    full = dataclasses.replace(layer, devices=dataclasses.replace(layer.devices, linear_iv=False))
+    g = state.layers[0].devices.g
+    x = tiny_inputs() * 1.5 - 0.5
+    out = lambda lay, g: A.analog_mvm(spec, lay, g, x, key=jax.random.key(1), calibration=True)
+    np.testing.assert_array_equal(out(layer, g), out(full, g))
+    grad = lambda lay: jax.grad(lambda g: jnp.sum(out(lay, g) * jnp.arange(6.0)))(g)
+    np.testing.assert_array_equal(grad(layer), grad(full))
 
 
 def _program_error(method: str, **kw) -> tuple[np.ndarray, np.ndarray]:

@@ -86,8 +86,8 @@ def test_nan_stops_training_naming_layer_and_step(digits):
 
 @pytest.mark.parametrize("layer", [0, 1])
 def test_a_non_finite_conductance_fails_its_own_layer(layer, key):
-    """in_situ_step checks no conductance directly: a NaN or infinite device must show in
-    its layer's outputs, even where its row's input is 0."""
+    """A NaN or infinite device fails its own layer in the step that reads it, even where
+    its row's input is 0 and the ADC clips an infinite current to full scale."""
     spec, net = spec_for("gokmen_vlasov"), A.mlp((8, 6, 3))
     params = A.init_params(net, key=key)
     chip, state = A.init_in_situ(spec, net, params, key=key)
