@@ -87,9 +87,9 @@ def analog_mvm(
                 if spec.wire_resistance is not None:
                     parts.append(_wired_tile(spec, layer, g[:, rs, cs], v, (rs, cs), span))
                     continue
-                y = v @ w_lin[rs, cs]
+                y = _product(v, w_lin[rs, cs])
                 if w_cub is not None:
-                    y = y + (v * v * v) @ w_cub[rs, cs]
+                    y = y + _product(v * v * v, w_cub[rs, cs])
                 parts.append(y)
             y = parts[0] if col_tiles == 1 else jnp.concatenate(parts, axis=-1)
             y = p.adc_gain[r] * y + p.adc_offset[r]
@@ -108,6 +108,30 @@ def analog_mvm(
     # that does not vectorize on the CPU (5x slower)
     ones = quantize(jnp.ones((1, rows), x.dtype), spec.dac_bits, 1.0)
     return jnp.concatenate([y, convert(ones, rows_of(n, batch))])
+
+
+@jax.custom_vjp
+def _product(v: Float[Array, "batch rows"], w: Float[Array, "rows cols"]) -> Array:
+    """v @ w, with the gradient with respect to w computed as the product v^T ct.
+
+    Autodiff computes it as (ct^T v)^T. Under vmap (a fleet of chips) XLA then fuses that
+    transpose into whatever consumes the gradient, such as the pulse update of in-situ
+    training, and the strided reads stop the whole fused loop (its noise draws included)
+    from vectorizing.
+    """
+    return v @ w
+
+
+def _product_fwd(v: Array, w: Array) -> tuple[Array, tuple[Array, Array]]:
+    return v @ w, (v, w)
+
+
+def _product_bwd(res: tuple[Array, Array], ct: Array) -> tuple[Array, Array]:
+    v, w = res
+    return ct @ w.T, v.T @ ct
+
+
+_product.defvjp(_product_fwd, _product_bwd)
 
 
 def output_noise_draws(

@@ -102,6 +102,25 @@ def test_skipping_the_cubic_term_of_linear_devices_changes_nothing():
     np.testing.assert_array_equal(grad(layer), grad(full))
 
 
+def test_the_products_gradient_is_the_matrix_products():
+    """`_product`'s own gradient (v^T ct for the weights, for XLA's layouts under vmap) is
+    the gradient of v @ w, one chip or a batch of them."""
+    from analogsim._tile import _product
+
+    v = jax.random.normal(jax.random.key(0), (3, 5, 4))
+    w = jax.random.normal(jax.random.key(1), (3, 4, 6))
+    c = jax.random.normal(jax.random.key(2), (5, 6))
+    loss = lambda mul: lambda v, w: jnp.sum(jnp.tanh(mul(v, w)) * c)
+    for args, grad in (
+        ((v[0], w[0]), jax.grad),
+        ((v, w), lambda f, argnums: jax.vmap(jax.grad(f, argnums=argnums))),
+    ):
+        got = grad(loss(_product), argnums=(0, 1))(*args)
+        want = grad(loss(jnp.matmul), argnums=(0, 1))(*args)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def _program_error(method: str, **kw) -> tuple[np.ndarray, np.ndarray]:
     device = dm.PCM()
     identity = device.draw_identity((20000,), key=jax.random.key(0))
