@@ -48,6 +48,7 @@ def apply_to_devices(
     *,
     keys: Sequence[Array],
     max_pulses: int = 31,
+    uniforms: Sequence[Array] | None = None,
 ) -> tuple[ChipState, Int[Array, ""], Int[Array, ""]]:
     """Fire the pulses for desired weight changes `updates` ({"w": [(rows, cols)], "b": [(cols,)]}
     per layer, weight units) on `chip`; biases, kept digitally, take their change exactly.
@@ -56,6 +57,8 @@ def apply_to_devices(
     `spec.pulse_update` decides the counts: stochastic rounding, or (mixed precision) the
     change is added to the layer's `pulse_residue`, whole nominal steps of it are fired and
     the rest stays in the residue (the state must carry one: `with_pulse_residue`).
+    `uniforms`: each layer's stochastic-rounding draws, drawn ahead (`rounding_draws` with
+    `keys[l]`).
     """
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
@@ -76,7 +79,8 @@ def apply_to_devices(
             g, f, r, asked = whole_step_update(*args, key=keys[index], max_pulses=max_pulses)
             sl = eqx.tree_at(lambda s: s.pulse_residue, sl, dw - asked * sl.scale / span)
         else:
-            g, f, r = pulsed_update(*args, key=keys[index], max_pulses=max_pulses)
+            u = None if uniforms is None else uniforms[index]
+            g, f, r = pulsed_update(*args, key=keys[index], max_pulses=max_pulses, uniforms=u)
         layers.append(
             eqx.tree_at(lambda s: (s.devices.g, s.bias), sl, (g, sl.bias + updates["b"][index]))
         )

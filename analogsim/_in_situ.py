@@ -29,6 +29,7 @@ from ._networks import Network, apply, matmul_rows
 from ._program import ChipState, layer_state
 from ._spec import HardwareSpec
 from ._train_digital import cross_entropy
+from ._update import rounding_draws
 
 
 def check_in_situ_spec(spec: HardwareSpec) -> HardwareSpec:
@@ -142,6 +143,25 @@ def step_output_noise(
     ]
 
 
+def update_key(key: Array, index: int) -> Array:
+    """The pulse key of layer `index` in the training step with key `key`."""
+    return jax.random.fold_in(key, 1 + index)
+
+
+def step_rounding_draws(
+    spec: HardwareSpec, chip: ChipIdentity, *, key: Array
+) -> list[Array] | None:
+    """The stochastic-rounding uniforms of every layer's pulse counts in the step with key
+    `key`, as `in_situ_step(..., key=key)` would draw them itself (`rounding_draws`); None
+    under mixed-precision updates, which do not round stochastically."""
+    if spec.pulse_update == "mixed-precision":
+        return None
+    return [
+        rounding_draws(layer.devices.read_gain.shape[1:], key=update_key(key, index))
+        for index, layer in enumerate(chip.layers)
+    ]
+
+
 def in_situ_step(
     spec: HardwareSpec,
     net: Network,
@@ -156,6 +176,7 @@ def in_situ_step(
     max_pulses: int = 31,
     loss: Callable[[Array, Array], Array] = cross_entropy,
     output_noise: Sequence[Array] | None = None,
+    rounding: Sequence[Array] | None = None,
 ) -> tuple[ChipState, optax.OptState, Array, Array, Array]:
     """One training step on the chip, minimizing `loss(logits, y)` (integer labels by default;
     soft targets with a distillation loss).
@@ -167,9 +188,10 @@ def in_situ_step(
 
     The gradients of `chip_gradients` pass through `opt` (any optax chain: SGD, clipping,
     schedules) to give the desired weight change, which `apply_to_devices` fires as pulses
-    (layer l's from `fold_in(key, 1 + l)`); biases, kept digitally beside the array, take
+    (layer l's from `update_key(key, l)`); biases, kept digitally beside the array, take
     the optax update directly. `device_update` is the same last step as an optax link.
-    `output_noise`: as for `chip_gradients`.
+    `output_noise`: as for `chip_gradients`; `rounding`: the pulse counts' rounding draws,
+    drawn ahead (`step_rounding_draws`).
     """
     grad_tree, value, outputs_ok = chip_gradients(
         spec, net, chip, state, x, y, key=key, loss=loss, output_noise=output_noise
@@ -181,8 +203,10 @@ def in_situ_step(
     # outputs need not show it (the ADC clips an infinite current to full scale).
     read_ok = [jnp.all(jnp.isfinite(sl.devices.g)) for sl in state.layers]
     updates, opt_state = opt.update(grad_tree, opt_state)
-    keys = [jax.random.fold_in(key, 1 + i) for i in range(len(chip.layers))]
-    state, fired, _ = apply_to_devices(spec, chip, state, updates, keys=keys, max_pulses=max_pulses)
+    keys = [update_key(key, i) for i in range(len(chip.layers))]
+    state, fired, _ = apply_to_devices(
+        spec, chip, state, updates, keys=keys, max_pulses=max_pulses, uniforms=rounding
+    )
     layer_ok = jnp.stack(
         [
             outputs_ok[i]

@@ -27,6 +27,7 @@ from ._in_situ import (
     init_in_situ,
     opt_init_tree,
     step_output_noise,
+    step_rounding_draws,
 )
 from ._keys import stream
 from ._mesh import fleet_vmap, to_host
@@ -133,8 +134,8 @@ def in_situ_epoch(
 
         step_key = lambda j: stream(key, "update", first_step + j)
 
-        def step(state: ChipState, inputs: tuple[Array, Array, list[Array]]):
-            j, idx, noise = inputs
+        def step(state: ChipState, inputs: tuple[Array, Array, tuple]):
+            j, idx, (noise, rounding) = inputs
             state, _, value, fired, layer_ok = in_situ_step(
                 spec_c,
                 net,
@@ -148,15 +149,22 @@ def in_situ_epoch(
                 max_pulses=max_pulses,
                 loss=loss,
                 output_noise=noise,
+                rounding=rounding,
             )
             finite = jnp.concatenate([layer_ok, jnp.isfinite(value)[None]])
             return state, (value, fired, finite)
 
         def block(state: ChipState, inputs: tuple[Array, Array]):
-            # the block's output noise is drawn here, outside the steps that use it
-            # (`layer_output_noise` says why): bitwise the draws each step would make
+            # the block's output noise and rounding draws are made here, outside the steps
+            # that use them (`layer_output_noise`, `rounding_draws` say why): bitwise the
+            # draws each step would make
             js, idxs = inputs
-            draw = lambda j: step_output_noise(spec_c, net, chip, batch_size, key=step_key(j))
+
+            def draw(j: Array) -> tuple:
+                k = step_key(j)
+                noise = step_output_noise(spec_c, net, chip, batch_size, key=k)
+                return noise, step_rounding_draws(spec_c, chip, key=k)
+
             return jax.lax.scan(step, state, (js, idxs, jax.vmap(draw)(js)))
 
         blocks = _block_size(steps)

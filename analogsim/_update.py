@@ -23,17 +23,24 @@ def nominal_pulse_step(response: AbstractPulseResponse) -> Array:
 
 
 def pulse_counts(
-    delta_g: Float[Array, "..."], step: Array, *, key: Array, max_pulses: int
+    delta_g: Float[Array, "..."],
+    step: Array,
+    *,
+    key: Array,
+    max_pulses: int,
+    uniforms: Float[Array, "..."] | None = None,
 ) -> Int[Array, "..."]:
     """Signed pulse counts for a desired change `delta_g` (uS) at `step` uS per pulse.
 
     Stochastic rounding: floor(x) plus one more pulse with probability frac(x), x = delta_g /
     step, so the expected count is exact and updates smaller than one pulse still happen on
-    average (Gupta et al., ICML 2015). Counts are capped at +-max_pulses.
+    average (Gupta et al., ICML 2015). Counts are capped at +-max_pulses. The uniforms come
+    from `key`, or are `uniforms` when given (drawn ahead).
     """
     x = delta_g / step
     low = jnp.floor(x)
-    n = low + (noise_uniform(key, x.shape) < x - low).astype(x.dtype)
+    u = noise_uniform(key, x.shape) if uniforms is None else uniforms
+    n = low + (u < x - low).astype(x.dtype)
     return jnp.clip(n, -max_pulses, max_pulses).astype(jnp.int32)
 
 
@@ -53,19 +60,31 @@ def pulsed_update(
     *,
     key: Array,
     max_pulses: int = 31,
+    uniforms: Float[Array, "rows cols"] | None = None,
 ) -> tuple[Float[Array, "2 rows cols"], Int[Array, ""], Int[Array, ""]]:
     """Apply a desired change `delta_g` (uS, of G+ - G-) to one layer's pairs as pulse trains:
-    pulse counts by stochastic rounding at the *nominal* step (`pulse_counts`, from
-    `fold_in(key, 0)`), then `fire_pulses`. Returns (conductances after, pulses fired
-    including refresh pulses, pairs refreshed)."""
+    pulse counts by stochastic rounding at the *nominal* step (`pulse_counts` with
+    `rounding_draws(key, ...)`, or `uniforms`: the same draws made ahead), then
+    `fire_pulses`. Returns (conductances after, pulses fired including refresh pulses, pairs
+    refreshed)."""
     response = _response(spec, layer)
+    if uniforms is None:
+        uniforms = rounding_draws(delta_g.shape, key=key)
     n = pulse_counts(
-        delta_g,
-        nominal_pulse_step(response),
-        key=jax.random.fold_in(key, 0),
-        max_pulses=max_pulses,
+        delta_g, nominal_pulse_step(response), key=key, max_pulses=max_pulses, uniforms=uniforms
     )
     return fire_pulses(spec, layer, g, n, key=key, max_pulses=max_pulses)
+
+
+def rounding_draws(shape: tuple[int, ...], *, key: Array) -> Float[Array, "..."]:
+    """The uniforms `pulsed_update(..., key=key)` rounds a (rows, cols) layer's pulse counts
+    with (from `fold_in(key, 0)`), for drawing them ahead.
+
+    Why ahead: inside a training step XLA fuses the draws into both the pulses and the count
+    of pulses fired, and so computes them twice; drawn outside the step they are computed
+    once, in bulk.
+    """
+    return noise_uniform(jax.random.fold_in(key, 0), shape)
 
 
 def whole_step_update(

@@ -10,7 +10,13 @@ import xarray as xr
 
 import analogsim as A
 from analogsim._cli import main
-from analogsim._in_situ import chip_gradients, in_situ_step, opt_init_tree, step_output_noise
+from analogsim._in_situ import (
+    chip_gradients,
+    in_situ_step,
+    opt_init_tree,
+    step_output_noise,
+    step_rounding_draws,
+)
 from analogsim._in_situ_fleet import TrainingError
 from analogsim._networks import matmul_rows
 from analogsim._train import spec_for, train, train_in_situ
@@ -121,6 +127,28 @@ def test_output_noise_drawn_ahead_is_the_noise_a_step_draws(key):
     other = step_output_noise(spec, net, chip, 3, key=jax.random.key(7))
     moved = grads(spec, net, chip, state, x, y, key=key, output_noise=other)
     assert float(jnp.abs(moved[1] - own[1])) > 0  # the draws are used
+
+
+def test_rounding_drawn_ahead_is_the_rounding_a_step_draws(key):
+    """In-situ epochs also draw the pulse counts' rounding uniforms ahead
+    (`step_rounding_draws`); a step given them must fire exactly the pulses it fires drawing
+    them itself, and other draws must fire others."""
+    spec, net = spec_for("gokmen_vlasov"), A.mlp((8, 6, 3))
+    params = A.init_params(net, key=key)
+    chip, state = A.init_in_situ(spec, net, params, key=key)
+    x = jax.random.uniform(jax.random.key(1), (3, *net.input_shape))
+    y, opt = jnp.array([0, 2, 1]), optax.sgd(0.5)
+    run = eqx.filter_jit(in_situ_step)
+    step = lambda **kw: run(spec, net, chip, state, opt, opt.init(opt_init_tree(state)), x, y, **kw)
+    own = step(key=key)
+    ahead = step(key=key, rounding=step_rounding_draws(spec, chip, key=key))
+    for a, b in zip(jax.tree.leaves(own), jax.tree.leaves(ahead), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = step(key=key, rounding=step_rounding_draws(spec, chip, key=jax.random.key(7)))
+    moved = other[0].layers[0].devices.g - own[0].layers[0].devices.g
+    assert float(jnp.max(jnp.abs(moved))) > 0  # the draws are used
+    mixed = spec_for("gokmen_vlasov", pulse_update="mixed-precision")
+    assert step_rounding_draws(mixed, chip, key=key) is None  # it rounds no counts
 
 
 def test_digital_mode_replicas_lose_nothing(digits):
