@@ -7,6 +7,7 @@ update rule is plain SGD (stateless), so an epoch is a self-contained call.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -167,7 +168,7 @@ def in_situ_epoch(
 
             return jax.lax.scan(step, state, (js, idxs, jax.vmap(draw)(js)))
 
-        blocks = _block_size(steps)
+        blocks = _block_size(steps, _most_steps(chip, keys.shape[0]))
         state, (values, fired, finite) = jax.lax.scan(
             block,
             state,
@@ -176,6 +177,17 @@ def in_situ_epoch(
         return state, values.reshape(steps).mean(), fired.sum(), finite.reshape(steps, -1)
 
     return fleet_vmap(one, mesh)(chip, state, keys, values, rates)
+
+
+# What the drawn-ahead rounding uniforms of one block may take, all chips together (bytes).
+_DRAWS_BUDGET = 256 << 20
+
+
+def _most_steps(chip: ChipIdentity, chips: int) -> int:
+    """The most steps a block may hold: 16, fewer when one step's rounding draws (one
+    float32 per device of every chip) would take the block over `_DRAWS_BUDGET`."""
+    devices = sum(math.prod(layer.devices.read_gain.shape[-2:]) for layer in chip.layers)
+    return max(1, min(16, _DRAWS_BUDGET // (4 * devices * chips)))
 
 
 def _block_size(steps: int, most: int = 16) -> int:
