@@ -1,6 +1,7 @@
 """Speed of in-situ training against plain digital SGD, and of a fleet against one chip.
 
     python benchmarks/bench_training.py [--rounds 3] [--epochs 5] [--json FILE]
+    python benchmarks/bench_training.py --breakdown   # where one chip's step goes
 
 Cases (seconds per epoch of the digits MLP 64-128-10 at batch 16, 84 steps an epoch):
   in_situ_epoch   one gokmen_vlasov chip in the loop (analog forward, gradients through the
@@ -34,6 +35,8 @@ from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
 from analogsim._chip import tile_counts
+from analogsim._in_situ import chip_gradients, in_situ_step, opt_init_tree
+from analogsim._in_situ_fleet import in_situ_epoch, init_fleet
 from analogsim._train import spec_for, train_in_situ
 from analogsim._train_digital import cross_entropy
 from device_models import noise_normal, noise_uniform
@@ -89,13 +92,82 @@ def _digital_epoch(draws: A.HardwareSpec | None = None) -> tuple:
     return epoch, (params, opt.init(params), jax.random.key(1))
 
 
+def _breakdown(repeats: int) -> dict[str, float]:
+    """Microseconds a step of one gokmen_vlasov chip (one device), by how much of the step
+    runs: the analog forward alone; the loss and its gradients through the chip; the whole
+    step (`in_situ_step`: gradients, SGD, pulses); and a step of `in_situ_epoch` as
+    training runs it (a fleet of one chip: shuffled batches, noise and rounding drawn
+    ahead per block, pulse and finiteness tallies). The first three are plain scans over
+    the same 84 batches; the digital SGD step is the reference."""
+    spec, net, data = spec_for("gokmen_vlasov"), A.mlp(), A.load_digits()
+    data = data.for_network(net)
+    root = A.root_key(0)
+    params = A.init_params(net, key=A.stream(root, "train", 0))
+    keys = A.chip_key(root, 0)[None]
+    chips, states = init_fleet(spec, net, params, keys)
+    chip, state = jax.tree.map(lambda a: a[0], (chips, states))
+    x_all, y_all = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    steps = x_all.shape[0] // 16
+    x, y = x_all[: steps * 16].reshape(steps, 16, -1), y_all[: steps * 16].reshape(steps, 16)
+    opt = optax.sgd(0.2)
+
+    def scan(part: str):
+        def step(st, inputs):
+            j, xb, yb = inputs
+            k = jax.random.fold_in(jax.random.key(3), j)
+            if part == "forward":
+                return st, jnp.sum(A.apply_analog(spec, net, chip, st, xb, t=1.0, key=k))
+            grads, value, _ = chip_gradients(spec, net, chip, st, xb, yb, key=k)
+            if part == "gradients":  # used, so that XLA computes them
+                return st, value + sum(jnp.sum(g) for g in jax.tree.leaves(grads))
+            st, _, value, fired, _ = in_situ_step(
+                spec, net, chip, st, opt, opt.init(opt_init_tree(st)), xb, yb, key=k
+            )
+            return st, value + fired
+
+        return jax.jit(lambda st: jax.lax.scan(step, st, (jnp.arange(steps), x, y)))
+
+    def epoch(states):
+        return in_situ_epoch(
+            spec,
+            net,
+            chips,
+            states,
+            x_all,
+            y_all,
+            keys,
+            root,
+            jnp.int32(0),
+            jnp.float32(0.2),
+            batch_size=16,
+        )
+
+    digital, digital_args = _digital_epoch()
+    cases = {
+        "digital SGD": (digital, digital_args),
+        "forward": (scan("forward"), (state,)),
+        "gradients": (scan("gradients"), (state,)),
+        "step": (scan("step"), (state,)),
+        "epoch": (jax.jit(epoch), (states,)),
+    }
+    times = interleaved(*cases.values(), repeats=repeats)
+    return {name: statistics.median(t) / steps * 1e6 for name, t in zip(cases, times, strict=True)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all the cases")
     parser.add_argument("--repeats", type=int, default=9, help="digital epochs per round")
     parser.add_argument("--epochs", type=int, default=5, help="in-situ epochs per round")
     parser.add_argument("--json")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="where one chip's step goes (us), and stop"
+    )
     args = parser.parse_args()
+    if args.breakdown:
+        for name, us in _breakdown(max(5, args.repeats)).items():
+            print(f"{name:<12}{us:>8.1f} us a step")
+        return
     cases = (_digital_epoch(), _digital_epoch(draws=spec_for("gokmen_vlasov")))
     times = {"digital": [], "floor": [], "one": [], "fleet": []}
     for _ in range(args.rounds):
