@@ -114,10 +114,10 @@ def analog_mvm(
 def _product(v: Float[Array, "batch rows"], w: Float[Array, "rows cols"]) -> Array:
     """v @ w, with the gradient with respect to w computed as the product v^T ct.
 
-    Autodiff computes it as (ct^T v)^T. Under vmap (a fleet of chips) XLA then fuses that
-    transpose into whatever consumes the gradient, such as the pulse update of in-situ
-    training, and the strided reads stop the whole fused loop (its noise draws included)
-    from vectorizing.
+    Autodiff computes it as (ct^T v)^T. Under vmap over a chip axis of size 1 (one chip
+    trained as a fleet of one) XLA then fuses that transpose into whatever consumes the
+    gradient, such as the pulse update of in-situ training, and the strided reads stop the
+    whole fused loop (its noise draws included) from vectorizing.
     """
     return v @ w
 
