@@ -7,7 +7,6 @@ update rule is plain SGD (stateless), so an epoch is a self-contained call.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -133,10 +132,8 @@ def in_situ_epoch(
         spec_c = member_spec(spec, names, vals)
         opt = optax.sgd(rate)
 
-        step_key = lambda j: stream(key, "update", first_step + j)
-
         def step(state: ChipState, inputs: tuple[Array, Array, tuple]):
-            j, idx, (noise, rounding) = inputs
+            k, idx, (noise, rounding) = inputs
             state, _, value, fired, layer_ok = in_situ_step(
                 spec_c,
                 net,
@@ -146,7 +143,7 @@ def in_situ_epoch(
                 opt.init(opt_init_tree(state)),
                 x[idx],
                 targets[idx],
-                key=step_key(j),
+                key=k,
                 max_pulses=max_pulses,
                 loss=loss,
                 output_noise=noise,
@@ -156,19 +153,19 @@ def in_situ_epoch(
             return state, (value, fired, finite)
 
         def block(state: ChipState, inputs: tuple[Array, Array]):
-            # the block's output noise and rounding draws are made here, outside the steps
-            # that use them (`layer_output_noise`, `rounding_draws` say why): bitwise the
-            # draws each step would make
+            # the block's step keys, output noise and rounding draws are made here, all steps
+            # at once, outside the steps that use them (`layer_output_noise`,
+            # `rounding_draws` say why): bitwise what each step would make
             js, idxs = inputs
+            ks = jax.vmap(lambda j: stream(key, "update", first_step + j))(js)
 
-            def draw(j: Array) -> tuple:
-                k = step_key(j)
+            def draw(k: Array) -> tuple:
                 noise = step_output_noise(spec_c, net, chip, batch_size, key=k)
                 return noise, step_rounding_draws(spec_c, chip, key=k)
 
-            return jax.lax.scan(step, state, (js, idxs, jax.vmap(draw)(js)))
+            return jax.lax.scan(step, state, (ks, idxs, jax.vmap(draw)(ks)))
 
-        blocks = _block_size(steps, _most_steps(chip, keys.shape[0]))
+        blocks = _block_size(steps, _most_steps(net, keys.shape[0]))
         state, (values, fired, finite) = jax.lax.scan(
             block,
             state,
@@ -183,10 +180,10 @@ def in_situ_epoch(
 _DRAWS_BUDGET = 256 << 20
 
 
-def _most_steps(chip: ChipIdentity, chips: int) -> int:
+def _most_steps(net: Network, chips: int) -> int:
     """The most steps a block may hold: 16, fewer when one step's rounding draws (one
     float32 per device of every chip) would take the block over `_DRAWS_BUDGET`."""
-    devices = sum(math.prod(layer.devices.read_gain.shape[-2:]) for layer in chip.layers)
+    devices = sum(rows * cols for rows, cols in net.shapes)
     return max(1, min(16, _DRAWS_BUDGET // (4 * devices * chips)))
 
 

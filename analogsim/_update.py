@@ -67,11 +67,12 @@ def pulsed_update(
     `rounding_draws(key, ...)`, or `uniforms`: the same draws made ahead), then
     `fire_pulses`. Returns (conductances after, pulses fired including refresh pulses, pairs
     refreshed)."""
-    response = _response(spec, layer)
-    if uniforms is None:
-        uniforms = rounding_draws(delta_g.shape, key=key)
     n = pulse_counts(
-        delta_g, nominal_pulse_step(response), key=key, max_pulses=max_pulses, uniforms=uniforms
+        delta_g,
+        nominal_pulse_step(_response(spec, layer)),
+        key=_rounding_key(key),
+        max_pulses=max_pulses,
+        uniforms=uniforms,
     )
     return fire_pulses(spec, layer, g, n, key=key, max_pulses=max_pulses)
 
@@ -84,7 +85,11 @@ def rounding_draws(shape: tuple[int, ...], *, key: Array) -> Float[Array, "..."]
     of pulses fired, and so computes them twice; drawn outside the step they are computed
     once, in bulk.
     """
-    return noise_uniform(jax.random.fold_in(key, 0), shape)
+    return noise_uniform(_rounding_key(key), shape)
+
+
+def _rounding_key(key: Array) -> Array:
+    return jax.random.fold_in(key, 0)
 
 
 def whole_step_update(
