@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Int
 
-from device_models import DeviceState
+from device_models import DeviceState, fold_in
 
 from ._chip import ChipIdentity, LayerIdentity
 from ._keys import stream
@@ -36,7 +36,7 @@ def mean_read(
 ) -> Array:
     """The (G+, G-) conductances (uS) of `reads` device reads averaged; read r uses
     `fold_in(key, r)`."""
-    one = lambda r: read_conductances(spec, layer, state, t, key=jax.random.fold_in(key, r))
+    one = lambda r: read_conductances(spec, layer, state, t, key=fold_in(key, r))
     return jax.vmap(one)(jnp.arange(reads)).mean(axis=0)
 
 

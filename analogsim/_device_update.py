@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Int
 
+from device_models import fold_in
 from device_models._checks import ParameterError, check_int_range
 
 from ._chip import ChipIdentity
@@ -139,7 +140,7 @@ def device_update(
                 "opt.update(grads, opt_state, chip_state, key=key)"
             )
         key = extra["key"]
-        keys = [jax.random.fold_in(key, i) for i in range(len(chip.layers))]
+        keys = [fold_in(key, i) for i in range(len(chip.layers))]
         new, fired, refreshed = apply_to_devices(
             spec, chip, params, updates, keys=keys, max_pulses=max_pulses
         )

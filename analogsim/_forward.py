@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from device_models import fold_in
 from device_models._checks import check_finite, check_nonnegative
 
 from ._chip import ChipIdentity, LayerIdentity
@@ -36,7 +37,7 @@ def analog_linear(
     `output_noise`, when given, are the output-noise draws to use, drawn beforehand by
     `layer_output_noise` with the same `key` (the same numbers).
     """
-    g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(key, 0))
+    g = read_conductances(spec, layer, state, t, key=fold_in(key, 0))
     if spec.noise_management == "abs_max":
         # the scale is a digital bookkeeping number: held constant for gradients, so tiny
         # inputs cannot blow the backward pass up through 1 / s^2
@@ -61,7 +62,7 @@ def analog_linear(
 
 
 def _mvm_key(key: Array) -> Array:
-    return jax.random.fold_in(key, 1)
+    return fold_in(key, 1)
 
 
 def layer_output_noise(
@@ -98,7 +99,7 @@ def apply_analog(
     check_finite("inputs", x)
 
     def matmul(index: int, h: Array) -> Array:
-        k = jax.random.fold_in(key, index)
+        k = fold_in(key, index)
         return analog_linear(spec, chip.layers[index], state.layers[index], h, t=t, key=k)
 
     return apply(net, x, matmul)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from device_models import fold_in
 from device_models._checks import check_nonnegative
 
 from ._chip import make_chip
@@ -71,9 +72,9 @@ def hardware_aware_loss(
 ) -> Array:
     """Cross-entropy of `params` written open loop onto a fresh chip drawn from `key` and read
     `t` seconds later: the chip identity from `fold_in(key, 0)`, the write from 1, the read 2."""
-    chip = make_chip(spec, net.shapes, key=jax.random.fold_in(key, 0))
-    state = program_chip(spec, chip, params, key=jax.random.fold_in(key, 1))
-    logits = apply_analog(spec, net, chip, state, x, t=t, key=jax.random.fold_in(key, 2))
+    chip = make_chip(spec, net.shapes, key=fold_in(key, 0))
+    state = program_chip(spec, chip, params, key=fold_in(key, 1))
+    logits = apply_analog(spec, net, chip, state, x, t=t, key=fold_in(key, 2))
     return cross_entropy(logits, y)
 
 

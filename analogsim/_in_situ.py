@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array
 
+from device_models import fold_in
 from device_models._checks import ParameterError
 
 from ._chip import ChipIdentity, make_chip
@@ -128,7 +129,7 @@ def chip_gradients(
 
 def layer_key(key: Array, index: int) -> Array:
     """The read key of layer `index` in the training step with key `key`."""
-    return jax.random.fold_in(jax.random.fold_in(key, 0), index)
+    return fold_in(fold_in(key, 0), index)
 
 
 def step_output_noise(
@@ -145,7 +146,7 @@ def step_output_noise(
 
 def update_key(key: Array, index: int) -> Array:
     """The pulse key of layer `index` in the training step with key `key`."""
-    return jax.random.fold_in(key, 1 + index)
+    return fold_in(key, 1 + index)
 
 
 def step_rounding_draws(

@@ -18,6 +18,8 @@ import optax
 from jax.sharding import Mesh
 from jaxtyping import Array
 
+from device_models import fold_in
+
 from ._chip import ChipIdentity
 from ._device_update import with_pulse_residue
 from ._forward import apply_analog
@@ -297,7 +299,7 @@ def train_fleet(
             x,
             targets,
             keys,
-            jax.random.fold_in(shuffle, e),
+            fold_in(shuffle, e),
             jnp.int32(e * steps),
             jnp.asarray(learning_rate, jnp.float32),
             batch_size=batch_size,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax
 from jaxtyping import Array
 
+from device_models import fold_in
+
 # Fixed ids of the independent random streams. Never renumber: it would change every chip.
 STREAMS: dict[str, int] = {
     "chips": 0,
@@ -29,9 +31,9 @@ def root_key(seed: int) -> Array:
 
 def stream(key: Array, name: str, *indices: int | Array) -> Array:
     """Sub-key of `key` for the stream `name`, then for each index in turn (layer, step, ...)."""
-    key = jax.random.fold_in(key, STREAMS[name])
+    key = fold_in(key, STREAMS[name])
     for index in indices:
-        key = jax.random.fold_in(key, index)
+        key = fold_in(key, index)
     return key
 
 

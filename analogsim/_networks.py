@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from device_models import fold_in
 from device_models._checks import ParameterError
 
 Activation = Literal["relu", "none"]
@@ -104,7 +105,7 @@ def init_params(net: Network, *, key: Array) -> list[dict[str, Array]]:
     """He-normal weights and zero biases, one dict {"w", "b"} per layer."""
     params = []
     for index, (fan_in, fan_out) in enumerate(net.shapes):
-        k = jax.random.fold_in(key, index)
+        k = fold_in(key, index)
         w = jax.random.normal(k, (fan_in, fan_out)) * jnp.sqrt(2.0 / fan_in)
         params.append({"w": w, "b": jnp.zeros((fan_out,))})
     return params

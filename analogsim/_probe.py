@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from device_models import fold_in
+
 from ._chip import LayerIdentity
 from ._program import LayerState
 from ._read import read_conductances
@@ -46,13 +48,13 @@ def probe_weights(
     rows = layer.devices.g_max.shape[1]
 
     def batch(k: Array) -> tuple[Array, Array]:
-        signs = jax.random.rademacher(jax.random.fold_in(k, 0), (rows, rows), jnp.float32)
+        signs = jax.random.rademacher(fold_in(k, 0), (rows, rows), jnp.float32)
         x = jnp.concatenate([signs, jnp.zeros((1, rows), jnp.float32)])
-        g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(k, 1))
-        y = analog_mvm(spec, layer, g, x, key=jax.random.fold_in(k, 2))
+        g = read_conductances(spec, layer, state, t, key=fold_in(k, 1))
+        y = analog_mvm(spec, layer, g, x, key=fold_in(k, 2))
         return signs, y[:-1] - y[-1]
 
-    signs, outputs = jax.vmap(lambda b: batch(jax.random.fold_in(key, b)))(jnp.arange(batches))
+    signs, outputs = jax.vmap(lambda b: batch(fold_in(key, b)))(jnp.arange(batches))
     x = signs.reshape(-1, rows)
     y = outputs.reshape(x.shape[0], -1)
     # normal equations: x has (batches * rows) random sign rows, well conditioned

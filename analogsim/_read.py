@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
+
+from device_models import fold_in
 
 from ._chip import LayerIdentity
 from ._spec import HardwareSpec
@@ -27,7 +28,7 @@ def calibration_read(
     spec: HardwareSpec, layer: LayerIdentity, state: LayerState, t: ArrayLike, *, key: Array
 ) -> Float[Array, ""]:
     """Sum of |outputs| for a full-scale all-ones input at time `t`: the drift reference."""
-    g = read_conductances(spec, layer, state, t, key=jax.random.fold_in(key, 0))
+    g = read_conductances(spec, layer, state, t, key=fold_in(key, 0))
     ones = jnp.ones((1, g.shape[1]), jnp.float32)
-    y = analog_mvm(spec, layer, g, ones, key=jax.random.fold_in(key, 1))
+    y = analog_mvm(spec, layer, g, ones, key=fold_in(key, 1))
     return jnp.sum(jnp.abs(y))

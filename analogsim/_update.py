@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from device_models import AbstractPulseResponse, PulseIdentity, noise_uniform
+from device_models import AbstractPulseResponse, PulseIdentity, fold_in, noise_uniform
 from device_models._checks import ParameterError
 
 from ._chip import LayerIdentity
@@ -89,7 +89,7 @@ def rounding_draws(shape: tuple[int, ...], *, key: Array) -> Float[Array, "..."]
 
 
 def _rounding_key(key: Array) -> Array:
-    return jax.random.fold_in(key, 0)
+    return fold_in(key, 0)
 
 
 def whole_step_update(
@@ -139,7 +139,7 @@ def fire_pulses(
     fired = jnp.sum(jnp.abs(n))
     if not response.unidirectional:
         g_plus = response.apply_pulses(
-            identity, g[0], n, key=jax.random.fold_in(key, 1), max_pulses=max_pulses
+            identity, g[0], n, key=fold_in(key, 1), max_pulses=max_pulses
         )
         # stacked, not written into g (g.at[0].set): XLA emits that in-place update as a
         # loop that computes the pulses too and does not vectorize (1.5-1.9x slower for one
@@ -147,11 +147,9 @@ def fire_pulses(
         g_plus = jnp.where(stuck[0], g[0], g_plus)
         return jnp.stack([g_plus, g[1]]), fired, jnp.int32(0)
     counts = jnp.stack([jnp.maximum(n, 0), jnp.maximum(-n, 0)])
-    moved = response.apply_pulses(
-        identity, g, counts, key=jax.random.fold_in(key, 1), max_pulses=max_pulses
-    )
+    moved = response.apply_pulses(identity, g, counts, key=fold_in(key, 1), max_pulses=max_pulses)
     moved = jnp.where(stuck, g, moved)
-    refreshed, extra, due = refresh_pairs(response, identity, moved, key=jax.random.fold_in(key, 2))
+    refreshed, extra, due = refresh_pairs(response, identity, moved, key=fold_in(key, 2))
     return jnp.where(stuck, moved, refreshed), fired + extra, jnp.sum(due).astype(jnp.int32)
 
 
@@ -197,7 +195,7 @@ def refresh_pairs(
     def body(carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
         i, g, fired = carry
         n = needs(g).astype(jnp.int32)
-        g = response.apply_pulses(identity, g, n, key=jax.random.fold_in(key, i), max_pulses=1)
+        g = response.apply_pulses(identity, g, n, key=fold_in(key, i), max_pulses=1)
         return i + 1, g, fired + jnp.sum(n)
 
     start = jnp.where(due, g_reset, g)

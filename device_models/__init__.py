@@ -5,6 +5,7 @@ Conductances in microsiemens, times in seconds since programming. Never imports 
 
 from ._base import AbstractDeviceModel as AbstractDeviceModel
 from ._checks import ParameterError as ParameterError
+from ._fold_in import fold_in as fold_in
 from ._ideal import Ideal as Ideal
 from ._identity import DeviceIdentity as DeviceIdentity
 from ._identity import draw_identity as draw_identity

@@ -30,6 +30,7 @@ from ._checks import (
     check_range,
     is_concrete,
 )
+from ._fold_in import fold_in
 from ._noise import noise_normal
 
 _DW, _UP_DOWN, _W_MAX, _W_MIN, _FAMILY = range(5)
@@ -211,7 +212,7 @@ class AbstractPulseResponse(eqx.Module):
             # n steps of dw (1 + s xi) sum to n dw + dw s sqrt(n) xi exactly; clipping once at
             # the end equals clipping after every pulse unless a pulse reverses direction
             # after the bound is reached (probability Phi(-1 / dw_min_std) per pulse).
-            xi = noise_normal(jax.random.fold_in(key, 0), w.shape)
+            xi = noise_normal(fold_in(key, 0), w.shape)
             step = self.step(identity, w, up)
             n = count.astype(w.dtype)
             move = step * (n + self.dw_min_std * jnp.sqrt(n) * xi)
@@ -220,7 +221,7 @@ class AbstractPulseResponse(eqx.Module):
 
         def pulse(carry: tuple[Array, Array]) -> tuple[Array, Array]:
             i, w = carry
-            xi = noise_normal(jax.random.fold_in(key, i), w.shape)
+            xi = noise_normal(fold_in(key, i), w.shape)
             # not clipped: with a large spread a pulse can move the wrong way, as in aihwkit
             w = w + jnp.where(count > i, self.pulse_move(identity, w, up, xi), 0.0)
             return i + 1, jnp.clip(w, identity.w_min, identity.w_max)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from device_models import noise_bits, noise_normal, noise_uniform
+from device_models import fold_in, noise_bits, noise_normal, noise_uniform
 
 N = 1 << 20
 
@@ -71,3 +71,39 @@ def test_same_key_same_draws_and_vmap_equals_loop(key):
 def test_more_than_2_to_the_32_draws_are_refused(key):
     with pytest.raises(ValueError, match="2\\^32"):
         noise_bits(key, (1 << 16, 1 << 16))
+
+
+@pytest.mark.parametrize("data", [0, 1, 4, 2**31 - 1, 2**32 - 1])
+def test_fold_in_is_jax_fold_in_bit_for_bit(data):
+    """Every key the simulator derives goes through `fold_in`: it must be JAX's own, or every
+    chip and figure would change."""
+    same = lambda a, b: np.testing.assert_array_equal(
+        jax.random.key_data(a), jax.random.key_data(b)
+    )
+    for key in (jax.random.key(0), jax.random.key(12345), jax.random.fold_in(jax.random.key(7), 3)):
+        same(fold_in(key, data), jax.random.fold_in(key, data))
+        same(jax.jit(fold_in)(key, jnp.uint32(data)), jax.random.fold_in(key, data))  # traced
+    raw = jax.random.PRNGKey(3)  # raw uint32 key data
+    np.testing.assert_array_equal(fold_in(raw, data), jax.random.fold_in(raw, data))
+
+
+def test_fold_in_under_vmap_and_other_generators():
+    keys = jax.random.split(jax.random.key(1), 6)
+    index = jnp.arange(6, dtype=jnp.int32)
+    ours = jax.vmap(fold_in)(keys, index)
+    np.testing.assert_array_equal(
+        jax.random.key_data(ours), jax.random.key_data(jax.vmap(jax.random.fold_in)(keys, index))
+    )
+    rbg = jax.random.key(1, impl="rbg")  # not threefry: JAX's own fold_in
+    np.testing.assert_array_equal(
+        jax.random.key_data(fold_in(rbg, 2)), jax.random.key_data(jax.random.fold_in(rbg, 2))
+    )
+    with pytest.raises(TypeError, match="scalar"):
+        fold_in(keys[0], index)
+
+
+def test_fold_in_compiles_without_a_loop():
+    """Why it exists: on the CPU, JAX emits threefry as a loop of 5 rounds, a dozen small
+    kernels per round, in every training step."""
+    hlo = jax.jit(fold_in).lower(jax.random.key(0), 3).compile().as_text()
+    assert " while(" not in hlo
