@@ -107,3 +107,13 @@ def test_fold_in_compiles_without_a_loop():
     kernels per round, in every training step."""
     hlo = jax.jit(fold_in).lower(jax.random.key(0), 3).compile().as_text()
     assert " while(" not in hlo
+
+
+def test_fold_in_is_computed_once_not_per_draw(key):
+    """XLA must not fuse the key's rounds into the draws from it: it would then compute them
+    again for every number drawn (a forward of a large MLP took 8x as long)."""
+    hlo = jax.jit(lambda k: noise_normal(fold_in(k, 1), (64, 64))).lower(key).compile().as_text()
+    computations = hlo.split("\n\n")
+    rounds = [c for c in computations if "shift-left" in c]  # threefry's rotations
+    assert rounds  # the rounds are there
+    assert not any("[64,64]" in c for c in rounds)
