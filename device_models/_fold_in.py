@@ -4,13 +4,14 @@ Every key the simulator derives by name and index goes through `fold_in`. For th
 (JAX's default) `jax.random.fold_in(key, d)` hashes the pair (0, d) with threefry-2x32 under
 the key. On the CPU, JAX emits that hash as a loop of 5 iterations (its "rolled" lowering,
 which keeps compile times down), and XLA runs each iteration as a dozen small kernels. A
-training step derives a dozen keys, so these loops cost more than the arithmetic they do:
-in a fleet of 16 chips per device, six of them took about 300 us of a 2.5 ms step.
+training step derives a dozen keys, so for one chip these loops cost more than the
+arithmetic they do.
 
 `fold_in` below computes the same 20 rounds written out (Salmon et al., "Parallel random
 numbers: as easy as 1, 2, 3", SC 2011; the rotations as in JAX), which XLA fuses into one
-small kernel: an in-situ epoch of one chip about 12% faster, of 32 chips about 9%, every
-number the same. Other key types fall back to `jax.random.fold_in`.
+small kernel: one chip's in-situ epoch takes about 13% less time, every number the same (a
+fleet of 16 chips on one device gains nothing measurable). Other key types fall back to
+`jax.random.fold_in`.
 """
 
 from __future__ import annotations
