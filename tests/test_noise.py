@@ -103,8 +103,8 @@ def test_fold_in_under_vmap_and_other_generators():
 
 
 def test_fold_in_compiles_without_a_loop():
-    """Why it exists: on the CPU, JAX emits threefry as a loop of 5 rounds, a dozen small
-    kernels per round, in every training step."""
+    """Why it exists: on the CPU, JAX emits threefry as a loop of 5 iterations, a dozen small
+    kernels each, in every training step."""
     hlo = jax.jit(fold_in).lower(jax.random.key(0), 3).compile().as_text()
     assert " while(" not in hlo
 
