@@ -9,7 +9,7 @@ arithmetic they do.
 
 `fold_in` below computes the same 20 rounds written out (Salmon et al., "Parallel random
 numbers: as easy as 1, 2, 3", SC 2011; the rotations as in JAX), which XLA fuses into one
-small kernel: one chip's in-situ epoch takes about 13% less time, every number the same (a
+small kernel: one chip's in-situ epoch takes 9-13% less time, every number the same (a
 fleet of 16 chips on one device gains nothing measurable). Other key types fall back to
 `jax.random.fold_in`.
 """
