@@ -39,7 +39,7 @@ from analogsim._in_situ import chip_gradients, in_situ_step, opt_init_tree
 from analogsim._in_situ_fleet import in_situ_epoch, init_fleet
 from analogsim._train import spec_for, train_in_situ
 from analogsim._train_digital import cross_entropy
-from device_models import noise_normal, noise_uniform
+from device_models import fold_in, noise_normal, noise_uniform
 
 A.use_cpu_cores()  # one JAX device per core, before JAX starts
 
@@ -114,7 +114,7 @@ def _breakdown(repeats: int) -> dict[str, float]:
     def scan(part: str):
         def step(st, inputs):
             j, xb, yb = inputs
-            k = jax.random.fold_in(jax.random.key(3), j)
+            k = fold_in(jax.random.key(3), j)  # as training derives keys: no threefry loop
             if part == "forward":
                 return st, jnp.sum(A.apply_analog(spec, net, chip, st, xb, t=1.0, key=k))
             grads, value, _ = chip_gradients(spec, net, chip, st, xb, yb, key=k)
