@@ -1,5 +1,7 @@
 """Learning on a chip: in-situ training, pulsed updates, hardware-aware training."""
 
+import re
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -7,17 +9,19 @@ import numpy as np
 import optax
 import pytest
 import xarray as xr
+from helpers import TINY_NET, tiny_params
 
 import analogsim as A
 from analogsim._cli import main
 from analogsim._in_situ import (
+    check_in_situ_spec,
     chip_gradients,
     in_situ_step,
     opt_init_tree,
     step_output_noise,
     step_rounding_draws,
 )
-from analogsim._in_situ_fleet import TrainingError
+from analogsim._in_situ_fleet import TrainingError, in_situ_epoch, init_fleet
 from analogsim._networks import matmul_rows
 from analogsim._train import spec_for, train, train_in_situ
 from analogsim._update import nominal_pulse_step, pulse_counts
@@ -230,3 +234,26 @@ def test_in_situ_example_runs_on_tiny_sizes():
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "in situ" in proc.stdout and "hardware-aware" in proc.stdout
+
+
+def test_fleet_epoch_does_not_copy_its_drawn_ahead_noise():
+    """A fleet epoch draws a block's noise chip by chip and its steps take it step by step;
+    XLA must not write the block's draws out once more, transposed (6% of a 16-chip step)."""
+    spec = check_in_situ_spec(spec_for("gokmen_vlasov"))
+    keys = jax.vmap(lambda i: A.chip_key(A.root_key(0), i))(jnp.arange(4, dtype=jnp.uint32))
+    chip, state = init_fleet(spec, TINY_NET, tiny_params(), keys)
+    x, y = jnp.zeros((64, 8)), jnp.zeros((64,), jnp.int32)
+
+    def epoch(state):
+        rate = jnp.float32(0.1)
+        first = jnp.int32(0)
+        shuffle = jax.random.key(1)
+        return in_situ_epoch(
+            spec, TINY_NET, chip, state, x, y, keys, shuffle, first, rate, batch_size=4
+        )
+
+    hlo = jax.jit(epoch).lower(state).compile().as_text()
+    # 64 examples at batch 4: one block of 16 steps, whose rounding draws for layer 0 (8x6)
+    # are made as (4 chips, 16 steps, 8, 6)
+    assert re.search(r"= f32\[4,16,8,6\]", hlo)
+    assert not re.search(r"%\S*copy\S* = f32\[(16,4|4,16),", hlo)
