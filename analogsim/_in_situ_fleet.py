@@ -134,8 +134,13 @@ def in_situ_epoch(
         spec_c = member_spec(spec, names, vals)
         opt = optax.sgd(rate)
 
-        def step(state: ChipState, k: Array, idx: Array, drawn: tuple):
-            noise, rounding = drawn
+        def step(state: ChipState, inputs: tuple[Array, Array, Array], drawn: tuple):
+            # step i of a block takes its draws by index rather than as scanned inputs: under
+            # the fleet's vmap the draws come out chip by chip and a scan wants them step by
+            # step, and XLA wrote the whole block's draws out once more, transposed (6% of a
+            # 16-chip step)
+            k, idx, i = inputs
+            noise, rounding = jax.tree.map(lambda a: a[i], drawn)
             state, _, value, fired, layer_ok = in_situ_step(
                 spec_c,
                 net,
@@ -166,16 +171,8 @@ def in_situ_epoch(
                 return noise, step_rounding_draws(spec_c, chip, key=k)
 
             drawn = jax.vmap(draw)(ks)
-
-            # each step takes its own draws by index rather than as scanned inputs: under
-            # the fleet's vmap the draws come out chip by chip and a scan wants them step by
-            # step, and XLA wrote the whole block's draws out once more, transposed (6% of a
-            # 16-chip step)
-            def step_at(state: ChipState, inputs: tuple[Array, Array, Array]):
-                k, idx, i = inputs
-                return step(state, k, idx, jax.tree.map(lambda a: a[i], drawn))
-
-            return jax.lax.scan(step_at, state, (ks, idxs, jnp.arange(js.shape[0])))
+            at = jnp.arange(js.shape[0])
+            return jax.lax.scan(lambda s, i: step(s, i, drawn), state, (ks, idxs, at))
 
         blocks = _block_size(steps, _most_steps(net, keys.shape[0]))
         state, (values, fired, finite) = jax.lax.scan(

@@ -41,9 +41,11 @@ def fold_in(key: Array, data: ArrayLike) -> Array:
 @jax.jit
 def _fold_in(key: Array, d: Array) -> Array:
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-    if typed and str(jax.random.key_impl(key)) != _THREEFRY:
-        return jax.random.fold_in(key, d)
-    if not typed and (key.dtype != jnp.uint32 or key.shape[-1:] != (2,)):
+    if typed:
+        threefry = str(jax.random.key_impl(key)) == _THREEFRY
+    else:
+        threefry = key.dtype == jnp.uint32 and key.shape[-1:] == (2,)
+    if not threefry:
         return jax.random.fold_in(key, d)
     words = jax.random.key_data(key) if typed else key
     y0, y1 = _threefry2x32(words[..., 0], words[..., 1], jnp.zeros_like(d), d)
@@ -67,5 +69,5 @@ def _threefry2x32(k0: Array, k1: Array, x0: Array, x1: Array) -> tuple[Array, Ar
             x0 = x0 + x1
             x1 = _rotl(x1, r) ^ x0
         x0 = x0 + ks[(i + 1) % 3]
-        x1 = x1 + ks[(i + 2) % 3] + _U(np.uint32(i + 1))
+        x1 = x1 + ks[(i + 2) % 3] + _U(i + 1)
     return x0, x1
