@@ -38,9 +38,9 @@ import numpy as np
 from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
-from analogsim._data import load_digits
-from analogsim._mesh import fleet_vmap, shard_rows
-from analogsim._tile import output_noise_draws
+from analogsim._chip.tile import output_noise_draws
+from analogsim._fleet.mesh import fleet_vmap, shard_rows
+from analogsim._nn.data import load_digits
 from device_models import noise_normal
 
 A.use_cpu_cores()  # one JAX device per core, before JAX starts

@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 
 import analogsim as A
-import analogsim._sweep as S
-from analogsim._fleet import fleet_accuracy
+import analogsim._sweep.simulate as S
+from analogsim._fleet.fleet import fleet_accuracy
 
 
 def main() -> None:

@@ -34,11 +34,12 @@ import optax
 from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
-from analogsim._chip import tile_counts
-from analogsim._in_situ import chip_gradients, in_situ_step, opt_init_tree
-from analogsim._in_situ_fleet import in_situ_epoch, init_fleet
-from analogsim._train import spec_for, train_in_situ
-from analogsim._train_digital import cross_entropy
+from analogsim._chip.identity import tile_counts
+from analogsim._chip.presets import spec_for
+from analogsim._learn.in_situ import chip_gradients, in_situ_step, opt_init_tree
+from analogsim._learn.in_situ_fleet import in_situ_epoch, init_fleet
+from analogsim._learn.train import train_in_situ
+from analogsim._nn.digital import cross_entropy
 from device_models import fold_in, noise_normal, noise_uniform
 
 A.use_cpu_cores()  # one JAX device per core, before JAX starts

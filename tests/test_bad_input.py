@@ -8,10 +8,10 @@ from helpers import TINY_NET, tiny_chip, tiny_inputs, tiny_params
 
 import analogsim as A
 import device_models as dm
-from analogsim._characterize import characterize_device
-from analogsim._data import load_digits
-from analogsim._simulate import simulate
-from analogsim._train_digital import train_digital
+from analogsim._chip.characterize import characterize_device
+from analogsim._fleet.simulate import simulate
+from analogsim._nn.data import load_digits
+from analogsim._nn.digital import train_digital
 
 BAD = [
     ("read_gain_sigma", lambda: dm.DeviceVariation(read_gain_sigma=-0.1)),

@@ -105,7 +105,7 @@ def test_skipping_the_cubic_term_of_linear_devices_changes_nothing():
 def test_the_products_gradient_is_the_matrix_products():
     """`_product`'s own gradient (v^T ct for the weights, for XLA's layouts under vmap) is
     the gradient of v @ w, one chip or a batch of them."""
-    from analogsim._tile import _product
+    from analogsim._chip.tile import _product
 
     v = jax.random.normal(jax.random.key(0), (3, 5, 4))
     w = jax.random.normal(jax.random.key(1), (3, 4, 6))
@@ -189,7 +189,7 @@ def test_drift_compensation_restores_output_scale():
 def test_the_calibration_row_is_one_more_row_of_the_batch():
     # the drift-compensation read is computed as its own block; it must be exactly the
     # all-ones row appended to the batch: same read, same converters, output noise row `batch`
-    from analogsim._tile import analog_mvm
+    from analogsim._chip.tile import analog_mvm
 
     spec = A.HardwareSpec(tile_rows=3, tile_cols=4, output_noise=0.3)  # several tiles
     chip, state = tiny_chip(spec)

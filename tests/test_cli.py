@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analogsim._cli import main
+from analogsim._cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from analogsim._cli import main
+from analogsim._cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

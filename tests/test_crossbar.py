@@ -166,8 +166,8 @@ def ideal_periphery_spec(**kw):
 
 
 def tile_output(spec, rows=48, cols=40, seed=0):
-    from analogsim._chip import make_chip
-    from analogsim._tile import analog_mvm
+    from analogsim._chip.identity import make_chip
+    from analogsim._chip.tile import analog_mvm
 
     key = jax.random.key(seed)
     chip = make_chip(spec, [(rows, cols)], key=key)

@@ -12,9 +12,9 @@ from helpers import TINY_NET, tiny_inputs, tiny_params
 
 import analogsim as A
 import device_models as dm
-from analogsim._device_update import apply_to_devices
-from analogsim._train import spec_for
-from analogsim._update import pulsed_update, refresh_pairs
+from analogsim._chip.presets import spec_for
+from analogsim._chip.update import pulsed_update, refresh_pairs
+from analogsim._learn.device_update import apply_to_devices
 
 PCM = dm.get_pulse_response("pcm_pulsed")
 N = 100_000
@@ -147,7 +147,7 @@ def test_device_update_outputs_what_the_devices_did_inside_an_optax_chain():
     opt = optax.chain(
         optax.clip_by_global_norm(1.0), optax.sgd(schedule), A.device_update(spec, chip)
     )
-    opt_state = opt.init(A.opt_init_tree(state))
+    opt_state = opt.init(A.internal.opt_init_tree(state))
 
     @jax.jit
     def step(state, opt_state, key):
@@ -199,7 +199,7 @@ def test_device_update_refuses_a_spec_without_pulses_and_a_missing_key():
     spec, chip, state = _chip("pcm_pulsed")
     opt = A.device_update(spec, chip)
     with pytest.raises(A.ParameterError, match="key="):
-        opt.update(A.opt_init_tree(state), opt.init(None), state)
+        opt.update(A.internal.opt_init_tree(state), opt.init(None), state)
 
 
 def test_pcm_cannot_train_in_situ_but_the_message_names_pcm_pulsed():
@@ -211,8 +211,8 @@ def test_mixed_precision_fires_whole_steps_and_carries_the_rest():
     spec = spec_for("gokmen_vlasov", pulse_update="mixed-precision")
     chip, state = A.init_in_situ(spec, TINY_NET, tiny_params(), key=jax.random.key(0))
     assert state.layers[0].pulse_residue.shape == (8, 6)  # zero, beside each array
-    from analogsim._mapping import conductance_span
-    from analogsim._update import nominal_pulse_step
+    from analogsim._chip.mapping import conductance_span
+    from analogsim._chip.update import nominal_pulse_step
 
     g_lo, g_hi = conductance_span(spec)
     step_w = [

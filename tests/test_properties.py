@@ -39,9 +39,9 @@ from hypothesis import strategies as st
 
 import analogsim as A
 import device_models as dm
-from analogsim._hardware import OPTIONS, hardware_keys
-from analogsim._spec import traced
-from analogsim._sweep_params import sweepable
+from analogsim._chip.presets import OPTIONS, hardware_keys
+from analogsim._chip.spec import traced
+from analogsim._chip.sweepable import sweepable
 
 ALL_PRESETS = tuple(sorted([*dm.PRESETS, *dm.PULSE_PRESETS]))
 FORWARD_PRESETS = ("pcm", "rram", "ideal", "gokmen_vlasov")

@@ -13,11 +13,13 @@ import xarray as xr
 from helpers import TINY_NET, tiny_params
 
 import analogsim as A
-from analogsim._cli import main
-from analogsim._in_situ import check_in_situ_spec
-from analogsim._in_situ_fleet import fleet_state_accuracy, init_fleet
-from analogsim._provenance import describe as describe_spec
-from analogsim._state_file import (
+from analogsim._chip.sweepable import with_values
+from analogsim._cli.main import main
+from analogsim._core.provenance import describe as describe_spec
+from analogsim._fleet.fleet import take
+from analogsim._learn.in_situ import check_in_situ_spec
+from analogsim._learn.in_situ_fleet import fleet_state_accuracy, init_fleet
+from analogsim._learn.saved_state import (
     SavedChip,
     SavedNetwork,
     StateFileError,
@@ -26,8 +28,6 @@ from analogsim._state_file import (
     save_chip,
     save_network,
 )
-from analogsim._sweep_params import with_values
-from analogsim._transfer_fleet import take
 
 
 @pytest.fixture(scope="module")

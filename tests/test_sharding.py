@@ -16,17 +16,13 @@ import numpy as np
 import pytest
 
 import analogsim as A
-from analogsim._cli import main
-from analogsim._in_situ_fleet import fleet_state_accuracy, init_fleet
-from analogsim._mesh import chip_mesh, padded, shard_rows, to_host
-from analogsim._probe import solve_each
-from analogsim._train import train_in_situ
-from analogsim._transfer_fleet import (
-    draw_fleet,
-    fleet_write_conductances,
-    measure_source,
-    take,
-)
+from analogsim._cli.main import main
+from analogsim._fleet.fleet import take
+from analogsim._fleet.mesh import chip_mesh, padded, shard_rows, to_host
+from analogsim._learn.in_situ_fleet import fleet_state_accuracy, init_fleet
+from analogsim._learn.train import train_in_situ
+from analogsim._transfer.fleet import draw_fleet, fleet_write_conductances, measure_source
+from analogsim._transfer.probe import solve_each
 
 NET = A.mlp((64, 16, 10))
 
@@ -255,8 +251,8 @@ def test_a_fleets_solves_on_two_cpu_devices_do_not_hang():
     script = (
         "import jax, analogsim as A\n"
         "A.use_cpu_cores(2)\n"
-        "from analogsim._mesh import chip_mesh, fleet_vmap\n"
-        "from analogsim._probe import solve_each\n"
+        "from analogsim._fleet.mesh import chip_mesh, fleet_vmap\n"
+        "from analogsim._transfer.probe import solve_each\n"
         "x = jax.numpy.sign(jax.random.normal(jax.random.key(0), (4, 1024, 128)))\n"
         "one = lambda x: solve_each(x.T @ x, x.T @ x[:, :10])\n"
         "fleet = jax.jit(fleet_vmap(one, chip_mesh(2)))\n"

@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 
 import analogsim as A
-import analogsim._sweep as S
-from analogsim._cli import main
+import analogsim._sweep.simulate as S
+from analogsim._cli.main import main
 
 NET = A.mlp((64, 16, 10))
 
@@ -26,11 +26,11 @@ def run(setup, grid, **kw):
 
 
 def test_parse_values():
-    assert A.parse_values("1,2.5,4") == [1.0, 2.5, 4.0]
-    assert A.parse_values("0:1:5") == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert A.internal.parse_values("1,2.5,4") == [1.0, 2.5, 4.0]
+    assert A.internal.parse_values("0:1:5") == [0.0, 0.25, 0.5, 0.75, 1.0]
     for bad in ("", "a,b", "0:1", "0:1:0", "1:2:x", "nan"):
         with pytest.raises(A.ParameterError, match="malformed values"):
-            A.parse_values(bad)
+            A.internal.parse_values(bad)
 
 
 def test_sweep_point_equals_simulate_of_that_spec(setup):

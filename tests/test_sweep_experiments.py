@@ -9,8 +9,8 @@ import pytest
 import xarray as xr
 
 import analogsim as A
-from analogsim._cli import main
-from analogsim._sweep_params import with_values
+from analogsim._chip.sweepable import with_values
+from analogsim._cli.main import main
 
 NET = A.mlp((64, 16, 10))
 

@@ -12,8 +12,10 @@ import xarray as xr
 from helpers import TINY_NET, tiny_params
 
 import analogsim as A
-from analogsim._cli import main
-from analogsim._in_situ import (
+from analogsim._chip.presets import spec_for
+from analogsim._chip.update import nominal_pulse_step, pulse_counts
+from analogsim._cli.main import main
+from analogsim._learn.in_situ import (
     check_in_situ_spec,
     chip_gradients,
     in_situ_step,
@@ -21,10 +23,9 @@ from analogsim._in_situ import (
     step_output_noise,
     step_rounding_draws,
 )
-from analogsim._in_situ_fleet import TrainingError, in_situ_epoch, init_fleet
-from analogsim._networks import matmul_rows
-from analogsim._train import spec_for, train, train_in_situ
-from analogsim._update import nominal_pulse_step, pulse_counts
+from analogsim._learn.in_situ_fleet import TrainingError, in_situ_epoch, init_fleet
+from analogsim._learn.train import train, train_in_situ
+from analogsim._nn.networks import matmul_rows
 
 
 def test_stochastic_rounding_is_unbiased():

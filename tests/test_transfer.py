@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import analogsim as A
-from analogsim._distill import distill_loss, soft_targets
-from analogsim._spec import noiseless
-from analogsim._train import spec_for
-from analogsim._transfer import STRATEGIES, transfer
+from analogsim._chip.presets import spec_for
+from analogsim._chip.spec import noiseless
+from analogsim._learn.distill import distill_loss, soft_targets
+from analogsim._transfer.transfer import STRATEGIES, transfer
 
 SMALL = dict(
     chips=4,
@@ -128,14 +128,14 @@ def test_distill_loss_is_cross_entropy_to_soft_targets(key):
 
 @pytest.mark.slow  # heavy (20-30 s); its path is also covered by faster tests
 def test_weight_copy_matches_probed_weights_better_than_a_conductance_copy(key):
-    from analogsim._copy import (
+    from analogsim._learn.in_situ import check_in_situ_spec, init_in_situ
+    from analogsim._transfer.copy import (
         measure_conductances,
         measure_weights,
         write_conductances,
         write_weights,
     )
-    from analogsim._in_situ import check_in_situ_spec, init_in_situ
-    from analogsim._probe import probe_weights
+    from analogsim._transfer.probe import probe_weights
 
     spec = check_in_situ_spec(spec_for("reram_es"))
     net = A.mlp((16, 8, 4))

@@ -1,0 +1,95 @@
+"""`analogsim train`: train a network digitally, hardware-aware or in situ on a fleet of chips."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .arguments import (
+    CommandError,
+    add_pulse_update_arg,
+    add_wire_args,
+    positive_float,
+    positive_int,
+    pulse_update_settings,
+    wire_settings,
+)
+from .config import add_config_arg, command_spec, resolved_config
+from .launch import add_device_args
+from .tables import gap, table_rows
+
+
+def add_parser(sub: Any) -> None:
+    tr = sub.add_parser("train", help="train a network digitally, hardware-aware or in situ")
+    tr.add_argument("--device", default="gokmen_vlasov", help="device preset")
+    tr.add_argument("--mode", default="in-situ", choices=["in-situ", "hardware-aware", "digital"])
+    tr.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
+    tr.add_argument("--chips", type=positive_int, default=4)
+    tr.add_argument("--epochs", type=positive_int, default=10)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--lr", type=positive_float, default=None, help="learning rate")
+    tr.add_argument("--batch-size", type=positive_int, default=None)
+    add_wire_args(tr)
+    add_pulse_update_arg(tr)
+    add_device_args(tr)
+    add_config_arg(tr)
+    tr.add_argument("--out", default="out")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> None:
+    from .._core.provenance import save_figure, write_dataset
+    from .._learn.in_situ_fleet import TrainingError
+    from .._learn.saved_state import save_chip, save_network
+    from .._learn.train import train
+    from .._nn.data import load_digits
+    from .._nn.networks import get_network
+    from .._plot.plots import plot_learning_curve
+
+    spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
+    net = get_network(args.network)
+    try:
+        ds, saved = train(
+            spec,
+            net,
+            load_digits(),
+            mode=args.mode,
+            chips=args.chips,
+            epochs=args.epochs,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            progress=not args.quiet,
+            devices=args.devices,
+            return_saved=True,
+        )
+    except TrainingError as err:
+        raise CommandError(str(err)) from None
+    out = Path(args.out)
+    ds.attrs.update(resolved_config(args, spec))
+    nc = write_dataset(ds, out / "train.nc")
+    png = save_figure(plot_learning_curve(ds), out / "train.png")
+    if isinstance(saved, list):
+        for chip in saved:
+            save_chip(out / "chips" / f"chip-{chip.info['chip']}.npz", chip)
+        kept = f"{out / 'chips'} ({len(saved)} trained chips, chip-<i>.npz)"
+    else:
+        kept = str(save_network(out / "network.npz", saved))
+    acc = ds["test_accuracy"].values * 100
+    print(
+        f"{args.mode} training of {args.network} on {args.chips} {args.device} chips, "
+        f"{args.epochs} epochs, seed {args.seed}"
+    )
+    print(
+        f"{'chip':>4}{'final loss':>12}{'test accuracy':>15}"
+        + (f"{'pulses':>12}" if "pulses" in ds else "")
+    )
+    for i in table_rows(args.chips):
+        if i is None:
+            print(gap(args.chips))
+            continue
+        pulses = f"{int(ds['pulses'].values[i]):>12}" if "pulses" in ds else ""
+        print(f"{i:>4}{ds['loss'].values[i, -1]:>12.4f}{acc[i]:>14.2f}%{pulses}")
+    print(f"mean test accuracy {acc.mean():.2f}% (std {acc.std():.2f})")
+    print(f"wrote {nc}, {png} and {kept}")

@@ -1,0 +1,150 @@
+"""In-situ updates as an optax gradient transformation: desired weight changes in, the changes
+the chip's devices actually made out.
+
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1), device_update(spec, chip))
+    opt_state = opt.init(opt_init_tree(chip_state))  # shaped like the gradients
+    grads, loss, _ = chip_gradients(spec, net, chip, chip_state, x, y, key=k_read)
+    changes, opt_state = opt.update(grads, opt_state, chip_state, key=k_pulses)
+    chip_state = optax.apply_updates(chip_state, changes)
+
+Everything before the last link (schedules, clipping, momentum) shapes the *desired* change;
+the last link fires the pulses, so what comes out is what the devices did (their own steps,
+bounds, noise, stuck devices, PCM refreshes), not what was asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Int
+
+from device_models import fold_in
+from device_models._checks import ParameterError, check_int_range
+
+from .._chip.identity import ChipIdentity
+from .._chip.mapping import conductance_span
+from .._chip.spec import HardwareSpec
+from .._chip.state import ChipState
+from .._chip.update import pulsed_update, whole_step_update
+
+
+class DeviceUpdateState(NamedTuple):
+    """What `device_update` has done so far: pulses fired (refresh pulses included) and one-way
+    pairs refreshed, summed over its updates."""
+
+    pulses: Int[Array, ""]
+    refreshes: Int[Array, ""]
+
+
+def apply_to_devices(
+    spec: HardwareSpec,
+    chip: ChipIdentity,
+    state: ChipState,
+    updates: dict[str, Sequence[Array]],
+    *,
+    keys: Sequence[Array],
+    max_pulses: int = 31,
+    uniforms: Sequence[Array] | None = None,
+) -> tuple[ChipState, Int[Array, ""], Int[Array, ""]]:
+    """Fire the pulses for desired weight changes `updates` ({"w": [(rows, cols)], "b": [(cols,)]}
+    per layer, weight units) on `chip`; biases, kept digitally, take their change exactly.
+    Layer l's pulses draw from `keys[l]`. Returns (state, pulses fired, pairs refreshed).
+
+    `spec.pulse_update` decides the counts: stochastic rounding, or (mixed precision) the
+    change is added to the layer's `pulse_residue`, whole nominal steps of it are fired and
+    the rest stays in the residue (the state must carry one: `with_pulse_residue`).
+    `uniforms`: each layer's stochastic-rounding draws, drawn ahead (`rounding_draws` with
+    `keys[l]`).
+    """
+    g_lo, g_hi = conductance_span(spec)
+    span = g_hi - g_lo
+    layers, fired, refreshed = [], jnp.int32(0), jnp.int32(0)
+    for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
+        # w = scale (G+ - G-) / span, so a weight change dw asks for dw span / scale of G+ - G-
+        dw = updates["w"][index]
+        mixed = spec.pulse_update == "mixed-precision"
+        if mixed:
+            if sl.pulse_residue is None:
+                raise ParameterError(
+                    "mixed-precision updates keep a residue beside each array; start from "
+                    "init_in_situ's state or with_pulse_residue(spec, state)"
+                )
+            dw = dw + sl.pulse_residue
+        args = (spec, layer_id, sl.devices.g, dw * span / sl.scale)
+        if mixed:
+            g, f, r, asked = whole_step_update(*args, key=keys[index], max_pulses=max_pulses)
+            sl = eqx.tree_at(lambda s: s.pulse_residue, sl, dw - asked * sl.scale / span)
+        else:
+            u = None if uniforms is None else uniforms[index]
+            g, f, r = pulsed_update(*args, key=keys[index], max_pulses=max_pulses, uniforms=u)
+        layers.append(
+            eqx.tree_at(lambda s: (s.devices.g, s.bias), sl, (g, sl.bias + updates["b"][index]))
+        )
+        fired, refreshed = fired + f, refreshed + r
+    return ChipState(layers=tuple(layers)), fired, refreshed
+
+
+def with_pulse_residue(spec: HardwareSpec, state: ChipState) -> ChipState:
+    """`state` with a zero `pulse_residue` on every layer that has none, when `spec` asks for
+    mixed-precision updates; unchanged otherwise."""
+    if spec.pulse_update != "mixed-precision":
+        return state
+    layers = tuple(
+        sl
+        if sl.pulse_residue is not None
+        else eqx.tree_at(
+            lambda s: s.pulse_residue,
+            sl,
+            # (rows, cols) after any leading fleet axes; g is (..., 2, rows, cols)
+            jnp.zeros(sl.devices.g.shape[:-3] + sl.devices.g.shape[-2:], jnp.float32),
+            is_leaf=lambda x: x is None,
+        )
+        for sl in state.layers
+    )
+    return ChipState(layers=layers)
+
+
+def device_update(
+    spec: HardwareSpec, chip: ChipIdentity, *, max_pulses: int = 31
+) -> optax.GradientTransformationExtraArgs:
+    """The last link of an optax chain that trains `chip` in situ.
+
+    `update(updates, state, params, *, key)`: `updates` are desired weight changes shaped like
+    `chip_gradients`' gradients, `params` the chip's `ChipState`; layer l's pulses draw from
+    `fold_in(key, l)`. The result is a `ChipState`-shaped tree of the changes the devices
+    made (conductances in uS, digital biases; everything else zero), to be applied with
+    `optax.apply_updates(params, changes)`.
+    """
+    check_int_range("max_pulses", max_pulses, 1, 1_000_000)
+    if spec.pulse_response is None:
+        raise ParameterError(
+            f"device {spec.device.name!r} has no pulsed-update model; device_update needs a "
+            "pulsed preset (see `analogsim devices`)"
+        )
+
+    def init(params: Any) -> DeviceUpdateState:
+        del params
+        return DeviceUpdateState(pulses=jnp.int32(0), refreshes=jnp.int32(0))
+
+    def update(
+        updates: Any, state: DeviceUpdateState, params: ChipState | None = None, **extra: Any
+    ) -> tuple[ChipState, DeviceUpdateState]:
+        if not isinstance(params, ChipState) or "key" not in extra:
+            raise ParameterError(
+                "device_update's update needs the chip's state as params and a key=: "
+                "opt.update(grads, opt_state, chip_state, key=key)"
+            )
+        key = extra["key"]
+        keys = [fold_in(key, i) for i in range(len(chip.layers))]
+        new, fired, refreshed = apply_to_devices(
+            spec, chip, params, updates, keys=keys, max_pulses=max_pulses
+        )
+        changes = jax.tree.map(jnp.subtract, new, params)
+        return changes, DeviceUpdateState(state.pulses + fired, state.refreshes + refreshed)
+
+    return optax.GradientTransformationExtraArgs(init, update)

@@ -1,0 +1,1 @@
+"""Every figure, drawn from a (saved) dataset."""
