@@ -25,6 +25,7 @@ import jax
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from _record import write_record
 
 import analogsim as A
 
@@ -122,8 +123,7 @@ def main() -> None:
         results.append(row)
         print(json.dumps(row), flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": str(jax.devices()[0]), "cases": results}, f, indent=1)
+        write_record(args.json, "bench_crossbar", {"cases": results})
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ can only approach it.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 from functools import partial
@@ -35,6 +34,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _record import write_record
 from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
@@ -213,8 +213,7 @@ def main() -> None:
             f"{r['products_ratio']:>16.2f}"
         )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        write_record(args.json, "bench_forward", results)
 
 
 if __name__ == "__main__":

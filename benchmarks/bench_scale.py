@@ -24,7 +24,6 @@ if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "
     ).strip()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -32,6 +31,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import jax  # noqa: E402
+from _record import write_record  # noqa: E402
 
 import analogsim as A  # noqa: E402
 
@@ -126,8 +126,7 @@ def main() -> None:
             f"{row['seconds']:.0f} s"
         )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_record(args.json, "bench_scale", result)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ alternately, and the medians compared. Also counts the traces of the sweep's pro
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
 import jax
 import jax.numpy as jnp
+from _record import write_record
 
 import analogsim as A
 import analogsim._sweep.simulate as S
@@ -68,8 +68,7 @@ def main() -> None:
         f"the sweep's program traced {compiled_traces} time(s)"
     )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_record(args.json, "bench_sweep", result)
 
 
 if __name__ == "__main__":

@@ -25,12 +25,12 @@ in-situ epoch can only approach it.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 
 import jax
 import jax.numpy as jnp
 import optax
+from _record import write_record
 from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
@@ -200,8 +200,7 @@ def main() -> None:
         print(f"{r['case']:<16}{r['analog_s']:>12.3f}{r['digital_s']:>15.4f}{r['ratio']:>8.2f}")
     print(f"floor of in_situ_epoch: {floor:.4f} s, {floor / digital:.2f} x digital")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        write_record(args.json, "bench_training", results)
 
 
 if __name__ == "__main__":

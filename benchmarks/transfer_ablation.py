@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+
+from _record import write_record
 
 import analogsim as A
 
@@ -67,8 +68,11 @@ def main() -> None:
         src = r["source_accuracy"] * 100
         print(f"{name:<30}{src:>7.1f}%{r['conductances']:>14.1f}{r['weights']:>9.1f}", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"chips": args.chips, "epochs": args.epochs, "rows": rows}, f, indent=1)
+        write_record(
+            args.json,
+            "transfer_ablation",
+            {"chips": args.chips, "epochs": args.epochs, "rows": rows},
+        )
 
 
 if __name__ == "__main__":
