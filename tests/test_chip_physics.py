@@ -220,8 +220,8 @@ def test_zero_variation_makes_chips_identical_up_to_noise():
 def test_differential_mapping_round_trip():
     spec = A.HardwareSpec()
     w = jax.random.normal(jax.random.key(0), (7, 5))
-    scale = A._mapping.weight_scale(spec, w)
-    g = A._mapping.weights_to_conductances(spec, w, scale)
+    scale = A._chip.mapping.weight_scale(spec, w)
+    g = A._chip.mapping.weights_to_conductances(spec, w, scale)
     assert np.all(g >= 0) and np.all(g <= 25.0)
     assert np.all((g[0] == 0) | (g[1] == 0))  # one device of each pair carries the weight
     np.testing.assert_allclose((g[0] - g[1]) / 25.0 * scale, w, rtol=1e-5, atol=1e-6)

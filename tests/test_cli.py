@@ -31,7 +31,7 @@ def run_simulate(out: Path, seed: int = 0, *extra: str) -> xr.Dataset:
         *extra,
     ]
     assert main(argv) == 0
-    return xr.load_dataset(out / "simulate.nc", engine="scipy")
+    return xr.load_dataset(out / "simulate.nc")
 
 
 def test_simulate_writes_labelled_dataset_and_figure(tmp_path, capsys):
@@ -59,7 +59,7 @@ def test_simulate_same_seed_same_numbers_other_seed_other_chips(tmp_path):
 
 def test_device_characterization(tmp_path):
     assert main(["device", "rram", "--devices", "2000", "--out", str(tmp_path)]) == 0
-    ds = xr.load_dataset(tmp_path / "device.nc", engine="scipy")
+    ds = xr.load_dataset(tmp_path / "device.nc")
     assert set(ds.dims) == {"g_target", "t", "g"}
     for name in ("prog_mean", "prog_std", "read_mean", "read_std"):
         assert ds[name].attrs["units"] == "uS"
@@ -132,7 +132,7 @@ def test_example_runs_on_tiny_sizes(tmp_path):
 
 def test_pulsed_device_writes_pulse_response(tmp_path, capsys):
     assert main(["device", "gokmen_vlasov", "--out", str(tmp_path)]) == 0
-    ds = xr.load_dataset(tmp_path / "pulse_response.nc", engine="scipy")
+    ds = xr.load_dataset(tmp_path / "pulse_response.nc")
     g = ds["conductance"]
     assert g.dims == ("device", "pulse") and g.attrs["units"] == "uS"
     up = int((ds["direction"] > 0).sum())
@@ -145,7 +145,7 @@ def test_pulsed_device_writes_pulse_response(tmp_path, capsys):
 
 def test_one_way_pcm_pulse_response_climbs_from_reset_with_up_pulses_only(tmp_path):
     assert main(["device", "pcm_pulsed", "--out", str(tmp_path)]) == 0
-    ds = xr.load_dataset(tmp_path / "pulse_response.nc", engine="scipy")
+    ds = xr.load_dataset(tmp_path / "pulse_response.nc")
     assert np.all(ds["direction"].values[1:] == 1)  # no down pulses: PCM only SETs
     g = ds["conductance"].values
     assert np.all(g[:, 0] < 2.0)  # from the RESET level, near the amorphous floor
@@ -172,7 +172,7 @@ def test_transfer_on_a_users_npz_writes_dataset_figure_and_table(tmp_path, capsy
     argv = ["transfer", "--dataset", str(data), "--chips", "2", "--variation", "0,2"]
     argv += ["--strategies", "conductances,weights,digital", "--epochs", "2"]
     assert main([*argv, "--out", str(tmp_path / "out"), "--quiet"]) == 0
-    ds = xr.load_dataset(tmp_path / "out" / "transfer.nc", engine="scipy")
+    ds = xr.load_dataset(tmp_path / "out" / "transfer.nc")
     assert ds["source_accuracy"].dims == ("variation",)
     assert ds["transfer_loss"].dims == ("variation", "strategy", "chip")
     assert ds["transfer_loss"].shape == (2, 3, 2)

@@ -262,5 +262,6 @@ def test_mixed_precision_trains_pcm_far_better_than_stochastic_rounding():
         for mode in ("stochastic", "mixed-precision")
     }
     print(acc)
-    # measured: 0.60 and 0.84 (this generator), 0.87 before it; 10 epochs reach ~96% (README)
+    # measured: 0.60 and 0.84 (this generator), 0.87 before it; 10 epochs reach ~96%
+    # (docs/results.md)
     assert acc["mixed-precision"] >= 0.8 and acc["mixed-precision"] > acc["stochastic"] + 0.1

@@ -124,7 +124,7 @@ def test_wrong_kind_and_missing_files_are_refused(saved_chip, tmp_path):
 def test_train_saves_chips_that_read_back_their_own_accuracy(tmp_path):
     train = ["train", "--device", "reram_es", "--chips", "2", "--epochs", "1", "--quiet"]
     assert main([*train, "--out", str(tmp_path)]) == 0
-    trained = xr.load_dataset(tmp_path / "train.nc", engine="scipy")
+    trained = xr.load_dataset(tmp_path / "train.nc")
     saved = load_chip(tmp_path / "chips" / "chip-1.npz")
     assert saved.info["chip"] == 1 and saved.info["made_by"] == "train in-situ"
     data = A.load_digits()
@@ -147,13 +147,13 @@ def test_train_saves_chips_that_read_back_their_own_accuracy(tmp_path):
 def test_train_saves_its_chips_and_transfer_moves_a_saved_one(tmp_path, capsys):
     train = ["train", "--device", "reram_es", "--chips", "2", "--epochs", "1", "--quiet"]
     assert main([*train, "--out", str(tmp_path / "t")]) == 0
-    trained = xr.load_dataset(tmp_path / "t" / "train.nc", engine="scipy")
+    trained = xr.load_dataset(tmp_path / "t" / "train.nc")
     chip = tmp_path / "t" / "chips" / "chip-1.npz"
     assert load_chip(chip).info["chip"] == 1
     xf = ["transfer", "--source", str(chip), "--chips", "2", "--variation", "0,1"]
     xf += ["--strategies", "conductances", "--quiet", "--out", str(tmp_path / "x")]
     assert main(xf) == 0
-    moved = xr.load_dataset(tmp_path / "x" / "transfer.nc", engine="scipy")
+    moved = xr.load_dataset(tmp_path / "x" / "transfer.nc")
     # the loaded chip is the trained chip: its accuracy, read the same way, is the same
     np.testing.assert_array_equal(moved["source_accuracy"], trained["test_accuracy"].values[1])
     assert moved.attrs["source_file"] == str(chip)
@@ -167,7 +167,7 @@ def test_simulate_saves_its_network_and_reads_one_back(tmp_path):
     assert main([*sim, "--out", str(tmp_path / "a")]) == 0
     network = tmp_path / "a" / "network.npz"
     assert main([*sim, "--weights", str(network), "--out", str(tmp_path / "b")]) == 0
-    a = xr.load_dataset(tmp_path / "a" / "simulate.nc", engine="scipy")
-    b = xr.load_dataset(tmp_path / "b" / "simulate.nc", engine="scipy")
+    a = xr.load_dataset(tmp_path / "a" / "simulate.nc")
+    b = xr.load_dataset(tmp_path / "b" / "simulate.nc")
     np.testing.assert_array_equal(a["accuracy"], b["accuracy"])
     assert (tmp_path / "b" / "network.npz").read_bytes() == network.read_bytes()

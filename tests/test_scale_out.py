@@ -78,8 +78,8 @@ def test_two_processes_equal_one(tmp_path, command, name, variable):
     assert written == sorted([f"{name}.nc", figure, *kept.get(name, [])])
     ((rc, _, err),) = launch([*shared, str(tmp_path / "one")], processes=1, devices_each=1)
     assert rc == 0, err[-2000:]
-    a = xr.load_dataset(tmp_path / "two" / f"{name}.nc", engine="scipy")
-    b = xr.load_dataset(tmp_path / "one" / f"{name}.nc", engine="scipy")
+    a = xr.load_dataset(tmp_path / "two" / f"{name}.nc")
+    b = xr.load_dataset(tmp_path / "one" / f"{name}.nc")
     if name == "transfer":
         # the source learns in situ: a rounding difference of the partitioned program can
         # move a pulse, and runs apart by a pulse end a few points apart (0.818 against
@@ -123,6 +123,6 @@ def test_fleet_yield_example_on_a_small_fleet(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "30 PCM chips" in proc.stdout and "within 1 pt" in proc.stdout
-    ds = xr.load_dataset(tmp_path / "fleet.nc", engine="scipy")
+    ds = xr.load_dataset(tmp_path / "fleet.nc")
     assert ds["accuracy"].shape == (30, 2)
     assert (tmp_path / "fleet_yield.png").stat().st_size > 10_000

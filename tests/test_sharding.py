@@ -18,6 +18,7 @@ import pytest
 import analogsim as A
 from analogsim._cli.main import main
 from analogsim._fleet.fleet import take
+from analogsim._fleet.members import Members
 from analogsim._fleet.mesh import chip_mesh, padded, shard_rows, to_host
 from analogsim._learn.in_situ_fleet import fleet_state_accuracy, init_fleet
 from analogsim._learn.train import train_in_situ
@@ -125,7 +126,8 @@ def test_conductance_copy_on_8_devices_equals_one_device():
         chips = draw_fleet(spec, NET.shapes, keys, jnp.ones(5), mesh)
         copied = fleet_write_conductances(spec, chips, g, state_a, keys, mesh)
         y = jnp.zeros(64, jnp.int32)
-        acc = fleet_state_accuracy(spec, NET, chips, copied[0], x, y, keys, t, mesh=mesh)
+        members = Members(mesh=mesh)
+        acc = fleet_state_accuracy(spec, NET, chips, copied[0], x, y, keys, t, members)
         results.append(to_host((chips, copied, acc)))
     # float32 rounding: conductances span ~30 uS, so 1e-4 uS is a few units in the last place
     for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1]), strict=True):

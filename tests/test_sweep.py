@@ -5,10 +5,13 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 import analogsim as A
 import analogsim._sweep.simulate as S
 from analogsim._cli.main import main
+from analogsim._sweep.chunks import run_chunks
+from analogsim._sweep.store import Layout, Store
 
 NET = A.mlp((64, 16, 10))
 
@@ -23,6 +26,16 @@ def setup():
 def run(setup, grid, **kw):
     spec, params, data = setup
     return S.sweep_simulate(spec, NET, params, data, grid, chips=3, **kw)
+
+
+def finished(store):
+    """Which chunks a sweep's store marks finished."""
+    return xr.open_zarr(store)["chunk_done"].values
+
+
+def files(folder):
+    """Every file under `folder` and its bytes."""
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def test_parse_values():
@@ -80,22 +93,112 @@ def test_interrupted_sweep_resumes_to_the_same_dataset(setup, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run(setup, grid, chunk_size=2, store=tmp_path, on_chunk=stop)
-    assert len(list(tmp_path.glob("chunk-*.npz"))) == 2
+    assert finished(tmp_path).tolist() == [True, True, False, False, False]  # 9 pairs by 2
     computed = []
     resumed = run(setup, grid, chunk_size=2, store=tmp_path, on_chunk=computed.append)
-    assert len(list(tmp_path.glob("chunk-*.npz"))) == 5  # 9 pairs in chunks of 2
+    assert finished(tmp_path).all()
     xr.testing.assert_identical(resumed, whole)
+
+
+def test_the_store_opens_with_xarray_while_the_sweep_runs(setup, tmp_path):
+    """After the first chunk (pairs 0 and 1: variation 0, chips 0 and 1) the store shows its
+    values under the dataset's dims and coordinates, and nothing yet for the rest."""
+    seen = []
+    ds = run(
+        setup,
+        {"variation": [0.0, 1.0, 3.0]},
+        chunk_size=2,
+        store=tmp_path,
+        on_chunk=lambda done: seen.append(xr.open_zarr(tmp_path).load()),
+    )
+    first = seen[0]
+    assert first["accuracy"].dims == ("variation", "chip", "t")
+    assert first["variation"].values.tolist() == [0.0, 1.0, 3.0]
+    assert first["variation"].attrs["units"] == "1" and first["t"].attrs["units"] == "s"
+    assert first["chunk_done"].values.tolist() == [True, False, False, False, False]
+    acc = first["accuracy"].isel(t=0).values.ravel()
+    np.testing.assert_array_equal(acc[:2], ds["accuracy"].values.ravel()[:2])
+    assert np.isnan(acc[2:]).all()  # not run yet: missing
+    third = seen[2]["accuracy"].isel(t=0).values.ravel()
+    np.testing.assert_array_equal(third[:6], ds["accuracy"].values.ravel()[:6])
+    assert np.isnan(third[6:]).all()
+    np.testing.assert_array_equal(seen[-1]["accuracy"].isel(t=0), ds["accuracy"])
+
+
+def test_a_chunk_written_without_its_mark_is_computed_again(setup, tmp_path, monkeypatch):
+    """A crash after a chunk's values but before its mark: resuming computes that chunk again
+    (and only it), over whatever the crash left, to the uninterrupted run's bits."""
+    grid = {"variation": [0.0, 1.0, 3.0]}
+    whole = run(setup, grid, chunk_size=2, store=tmp_path)
+    zarr.open_array(store=str(tmp_path), path="chunk_done", mode="r+")[3] = False
+    # chunk 3 holds pairs 6 and 7 (variation 3, chips 0 and 1): half-written garbage
+    zarr.open_array(store=str(tmp_path), path="accuracy", mode="r+")[2, :2] = -1.0
+    calls = []
+    real = S._simulate_pairs
+    monkeypatch.setattr(S, "_simulate_pairs", lambda *a: calls.append(1) or real(*a))
+    resumed = run(setup, grid, chunk_size=2, store=tmp_path)
+    assert len(calls) == 1
+    xr.testing.assert_identical(resumed, whole)
+    assert finished(tmp_path).all()
+    stored = xr.open_zarr(tmp_path)["accuracy"].isel(t=0)
+    np.testing.assert_array_equal(stored, whole["accuracy"])
 
 
 def test_a_store_of_another_sweep_is_refused_and_left_alone(setup, tmp_path):
     run(setup, {"variation": [0.0, 1.0]}, chunk_size=2, store=tmp_path)
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    before = files(tmp_path)
     with pytest.raises(A.StoreMismatchError, match="differs in grid"):
         run(setup, {"variation": [0.0, 2.0]}, chunk_size=2, store=tmp_path)
     with pytest.raises(A.StoreMismatchError, match="seed"):
         run(setup, {"variation": [0.0, 1.0]}, chunk_size=2, store=tmp_path, seed=1)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert files(tmp_path) == before  # every byte of every file
     assert json.loads((tmp_path / "manifest.json").read_text())["grid"] == {"variation": [0.0, 1.0]}
+    # a store of analogsim before the zarr store (.npz chunks), and a folder of other files
+    old = tmp_path / "old"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    del manifest["store_format"]
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    (old / "chunk-0000-000000.npz").write_bytes(b"PK")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("not a sweep")
+    for folder, needle in [(old, "differs in store_format"), (mine, "no sweep manifest")]:
+        kept = files(folder)
+        with pytest.raises(A.StoreMismatchError, match=needle):
+            run(setup, {"variation": [0.0, 1.0]}, chunk_size=2, store=folder)
+        assert files(folder) == kept
+
+
+def test_the_store_keeps_chunks_that_split_rows_and_grids_without_cells(tmp_path):
+    """The store alone, no JAX: chunks that start and end mid-row of a 3-d grid, resumed, and
+    a grid of one cell (a transfer sweep without looped parameters)."""
+    rng = np.random.default_rng(0)
+    cells = {"a": [0.0, 1.0], "b": [1.0, 2.0, 3.0], "chip": np.arange(4)}
+    spans = [(s, min(s + 5, 24)) for s in range(0, 24, 5)]
+    layout = Layout(cells, spans, {"x": ("t",), "n": ()}, {"t": [1.0, 2.0]})
+    values = {"x": rng.random((24, 2), np.float32), "n": rng.integers(0, 9, 24, np.int64)}
+    compute = lambda k, bar: {name: v[slice(*spans[k])] for name, v in values.items()}
+    kw = dict(steps=[1] * 5, progress=False, desc="", unit="chunk")
+
+    def stop(done):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_chunks(layout, compute, store=Store(tmp_path, {}, layout), on_chunk=stop, **kw)
+    assert np.isnan(xr.open_zarr(tmp_path)["x"].values.reshape(24, 2)[15:]).all()
+    fail = lambda k, bar: pytest.fail(f"chunk {k} is finished") if k < 3 else compute(k, bar)
+    out = run_chunks(layout, fail, store=Store(tmp_path, {}, layout), **kw)
+    for name, v in values.items():
+        np.testing.assert_array_equal(out[name], v.reshape(2, 3, 4, *v.shape[1:]))
+        np.testing.assert_array_equal(xr.open_zarr(tmp_path)[name], out[name])
+    one = Layout({}, [(0, 1)], {"x": ("t",)}, {"t": [1.0, 2.0]})
+    for _ in range(2):
+        store = Store(tmp_path / "one", {}, one)
+        out = run_chunks(one, lambda k, bar: {"x": values["x"][:1]}, store=store, **kw)
+        np.testing.assert_array_equal(out["x"], values["x"][0])
+    assert xr.open_zarr(tmp_path / "one")["x"].dims == ("t",)
 
 
 def test_unknown_names_and_empty_grids_are_refused(setup):
@@ -112,13 +215,13 @@ def test_unknown_names_and_empty_grids_are_refused(setup):
 def test_cli_sweep_writes_dataset_and_figure_and_plot_redraws_it(tmp_path, capsys):
     argv = ["sweep", "simulate", "--param", "variation=0:2:3", "--chips", "2", "--epochs", "1"]
     assert main([*argv, "--out", str(tmp_path), "--quiet"]) == 0
-    ds = xr.load_dataset(tmp_path / "sweep.nc", engine="scipy")
+    ds = xr.load_dataset(tmp_path / "sweep.nc")
     assert ds["accuracy"].dims == ("variation", "chip") and ds.sizes["variation"] == 3
     assert (tmp_path / "sweep.png").exists() and (tmp_path / "sweep.chunks/manifest.json").exists()
     assert "median test accuracy" in capsys.readouterr().out
     # the same command again resumes from the store: same numbers
     assert main([*argv, "--out", str(tmp_path), "--quiet"]) == 0
-    again = xr.load_dataset(tmp_path / "sweep.nc", engine="scipy")
+    again = xr.load_dataset(tmp_path / "sweep.nc")
     np.testing.assert_array_equal(again["accuracy"].values, ds["accuracy"].values)
     assert main(["plot", str(tmp_path / "sweep.nc"), "--out", str(tmp_path / "p.svg")]) == 0
     assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")

@@ -46,7 +46,7 @@ def test_pulsed_update_moves_each_device_its_own_way():
     layer = chip.layers[0]
     g = jnp.full((2, 50, 40), 12.5)
     step = nominal_pulse_step(spec.pulse_response)
-    new, n, refreshed = A._update.pulsed_update(
+    new, n, refreshed = A._chip.update.pulsed_update(
         spec, layer, g, jnp.full((50, 40), 5 * step), key=jax.random.key(1)
     )
     assert int(n) == 5 * 50 * 40 and int(refreshed) == 0  # 5 pulses asked of every device
@@ -188,7 +188,7 @@ def test_bad_training_input(digits):
 def test_train_command(tmp_path, capsys):
     argv = ["train", "--chips", "2", "--epochs", "1", "--out", str(tmp_path), "--quiet"]
     assert main(argv) == 0
-    ds = xr.load_dataset(tmp_path / "train.nc", engine="scipy")
+    ds = xr.load_dataset(tmp_path / "train.nc")
     assert ds["test_accuracy"].dims == ("chip",)
     assert ds["loss"].dims == ("chip", "epoch")
     assert ds.attrs["device"] == "gokmen_vlasov" and ds.attrs["training_mode"] == "in-situ"

@@ -2,7 +2,7 @@
 
 Two runs share compiled programs (same shapes): the reram_es preset at variation 0 and 4, and
 the same preset with every noise off. Sizes are small (4 targets, 3 source epochs), so the
-thresholds leave room; the README quotes the default-size figures.
+thresholds leave room; docs/transfer.md quotes the default-size figures.
 """
 
 import jax
@@ -163,3 +163,44 @@ def test_weight_copy_matches_probed_weights_better_than_a_conductance_copy(key):
     assert np.median(by_weights) <= np.median(by_conductances)
     assert np.median(by_weights) <= 2 * np.median(repeat)
     assert int(cycles) > 0 and int(writes) >= 2 * sum(a * b for a, b in net.shapes)
+
+
+def test_settings_are_one_object_and_unknown_ones_are_refused():
+    from analogsim._transfer.transfer import transfer_steps
+
+    settings = A.TransferSettings(epochs=3, distill_epochs=2, finetune_epochs=4)
+    assert transfer_steps((0.0, 1.0), ("weights", "distill", "finetune"), settings) == 3 + 2 * 7
+    with pytest.raises(TypeError, match="unknown transfer setting 'epoch'; known: epochs"):
+        settings.replace(epoch=2)
+    with pytest.raises(A.ParameterError, match="distill_start"):
+        A.TransferSettings(distill_start="copy").check()
+
+
+def test_a_new_strategy_is_one_function_in_the_table(monkeypatch):
+    """A strategy added to the table runs like the built-in ones: here one that moves
+    nothing and measures the targets as drawn (untrained, so near chance)."""
+    from analogsim._transfer import strategies
+    from analogsim._transfer.run import Strategy
+
+    def untouched(run, at):
+        _, state = A.internal.init_fleet(run.spec, run.net, run.params0, run.keys_b, at.v)
+        run.record(at, "untouched", at.chips_b, state, run.source[at.vi], labels=0)
+        run.bar.update(1)
+
+    monkeypatch.setitem(strategies.TABLE, "untouched", Strategy(untouched))
+    net = A.mlp((64, 16, 10))
+    settings = A.TransferSettings(epochs=2)
+    ds = transfer(
+        spec_for("reram_es"),
+        net,
+        A.load_digits(),
+        chips=2,
+        variation=(1.0,),
+        strategies=("untouched", "digital"),
+        settings=settings,
+    )
+    assert list(ds["strategy"].values) == ["untouched", "digital"]
+    assert ds.attrs["epochs"] == 2 and ds.attrs["distill_examples"] > 0
+    untouched_acc = ds["target_accuracy"].sel(strategy="untouched").values
+    assert np.all(untouched_acc < ds["source_accuracy"].values[0])
+    np.testing.assert_array_equal(ds["transfer_loss"].sel(strategy="digital"), 0.0)

@@ -12,8 +12,9 @@ import xarray as xr
 from device_models import AbstractDeviceModel, AbstractPulseResponse
 from device_models._checks import ParameterError, check_int_range, check_nonnegative
 
+from .._core.dataset import experiment_dataset
 from .._core.keys import root_key, stream
-from .._core.provenance import describe, provenance_attrs
+from .._core.provenance import describe
 
 _BINS = 160  # conductance histogram bins
 DEFAULT_TIMES = (20.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
@@ -82,7 +83,8 @@ def characterize_device(
     centres = np.asarray(0.5 * (edges[1:] + edges[:-1]), np.float64)
     width = float(edges[1] - edges[0])
     density = lambda h: h / (devices * width)
-    ds = xr.Dataset(
+    last = f"read at t = {float(times[-1]):g} s"
+    return experiment_dataset(
         {
             "prog_mean": (("g_target",), prog_mean),
             "prog_std": (("g_target",), prog_std),
@@ -91,41 +93,30 @@ def characterize_device(
             "prog_density": (("g_target", "g"), density(prog_hist)),
             "read_density": (("g_target", "g"), density(read_hist)),
         },
-        coords={
+        {
             "g_target": np.asarray(targets, np.float64),
             "t": np.asarray(times, np.float64),
             "g": centres,
         },
+        labels={
+            "g_target": ("uS", "target conductance"),
+            "t": ("s", "time since programming"),
+            "g": ("uS", "conductance (histogram bin centre)"),
+            "prog_density": ("1/uS", "density of conductance after one write"),
+            "read_density": ("1/uS", f"density of conductance {last}"),
+            "prog_mean": ("uS", "mean conductance after one write"),
+            "prog_std": ("uS", "std of conductance after one write"),
+            "read_mean": ("uS", "mean conductance read at t"),
+            "read_std": ("uS", "std of conductance read at t"),
+        },
+        experiment="device",
+        device=device.name,
+        device_citation=device.citation,
+        device_model=describe(device),
+        devices_per_point=devices,
+        seed=seed,
+        variation=variation,
     )
-    ds["g_target"].attrs.update(units="uS", long_name="target conductance")
-    ds["t"].attrs.update(units="s", long_name="time since programming")
-    ds["g"].attrs.update(units="uS", long_name="conductance (histogram bin centre)")
-    last = f"read at t = {float(times[-1]):g} s"
-    for name, text in [
-        ("prog_density", "density of conductance after one write"),
-        ("read_density", f"density of conductance {last}"),
-    ]:
-        ds[name].attrs.update(units="1/uS", long_name=text)
-    for name, text in [
-        ("prog_mean", "mean conductance after one write"),
-        ("prog_std", "std of conductance after one write"),
-        ("read_mean", "mean conductance read at t"),
-        ("read_std", "std of conductance read at t"),
-    ]:
-        ds[name].attrs.update(units="uS", long_name=text)
-    ds.attrs.update(
-        provenance_attrs(
-            None,
-            experiment="device",
-            device=device.name,
-            device_citation=device.citation,
-            device_model=describe(device),
-            devices_per_point=devices,
-            seed=seed,
-            variation=variation,
-        )
-    )
-    return ds
 
 
 def pulse_response_curve(
@@ -177,27 +168,19 @@ def pulse_response_curve(
         return jnp.concatenate([g0[None], trace]).T
 
     g = np.asarray(run(identity, jnp.asarray(direction)), np.float64)
-    ds = xr.Dataset(
+    pulse = "pulse number (up)" if response.unidirectional else "pulse number (up, then down)"
+    return experiment_dataset(
         {"conductance": (("device", "pulse"), g)},
-        coords={
+        {
             "device": np.arange(devices),
             "pulse": np.arange(g.shape[1]),
             "direction": ("pulse", np.concatenate([[0], direction])),
         },
+        labels={"conductance": ("uS", "device conductance"), "pulse": (None, pulse)},
+        experiment="pulse_response",
+        device=response.name,
+        device_citation=response.citation,
+        device_model=describe(response),
+        seed=seed,
+        variation=variation,
     )
-    ds["conductance"].attrs.update(units="uS", long_name="device conductance")
-    ds["pulse"].attrs.update(
-        long_name="pulse number (up)" if response.unidirectional else "pulse number (up, then down)"
-    )
-    ds.attrs.update(
-        provenance_attrs(
-            None,
-            experiment="pulse_response",
-            device=response.name,
-            device_citation=response.citation,
-            device_model=describe(response),
-            seed=seed,
-            variation=variation,
-        )
-    )
-    return ds

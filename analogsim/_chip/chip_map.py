@@ -9,8 +9,8 @@ import xarray as xr
 
 from device_models._checks import ParameterError, check_int_range
 
+from .._core.dataset import experiment_dataset
 from .._core.keys import chip_key, root_key, stream
-from .._core.provenance import provenance_attrs
 from .identity import make_chip
 from .spec import HardwareSpec
 
@@ -62,27 +62,25 @@ def chip_map(
         variables["dw_up"] = (pulse_dims, np.asarray(identity.pulses.dw_up, np.float64))
         variables["dw_down"] = (pulse_dims, np.asarray(identity.pulses.dw_down, np.float64))
     rows, cols = shapes[layer]
-    ds = xr.Dataset(
+    return experiment_dataset(
         variables,
-        coords={"pair": ["G+", "G-"], "row": np.arange(rows), "col": np.arange(cols)},
+        {"pair": ["G+", "G-"], "row": np.arange(rows), "col": np.arange(cols)},
+        labels={
+            "read_gain": ("1", "multiplicative read gain"),
+            "g_max": ("uS", "the device's own highest conductance"),
+            "stuck": ("1", "+1 stuck on (at its g_max), -1 stuck off (at g_min), 0 free"),
+            "drift_z": ("1", "place in the drift-exponent distribution (sigma_nu units)"),
+            "iv_nonlinearity": ("1", "k of I = g V (1 + k ((V / V_read)^2 - 1))"),
+            "dac_gain": ("1", "input converter gain per row and column tile"),
+            "adc_gain": ("1", "output converter gain per column and row tile"),
+            "adc_offset": ("1", "output converter offset (normalized output units)"),
+            "dw_up": ("1", "step of one up pulse (weight units)"),
+            "dw_down": ("1", "step of one down pulse (weight units)"),
+        },
+        spec=spec,
+        experiment="chip",
+        seed=seed,
+        chip=chip,
+        layer=layer,
+        shapes=list(shapes),
     )
-    for name, unit, text in [
-        ("read_gain", "1", "multiplicative read gain"),
-        ("g_max", "uS", "the device's own highest conductance"),
-        ("stuck", "1", "+1 stuck on (at its g_max), -1 stuck off (at g_min), 0 free"),
-        ("drift_z", "1", "place in the drift-exponent distribution (sigma_nu units)"),
-        ("iv_nonlinearity", "1", "k of I = g V (1 + k ((V / V_read)^2 - 1))"),
-        ("dac_gain", "1", "input converter gain per row and column tile"),
-        ("adc_gain", "1", "output converter gain per column and row tile"),
-        ("adc_offset", "1", "output converter offset (normalized output units)"),
-        ("dw_up", "1", "step of one up pulse (weight units)"),
-        ("dw_down", "1", "step of one down pulse (weight units)"),
-    ]:
-        if name in ds:
-            ds[name].attrs.update(units=unit, long_name=text)
-    ds.attrs.update(
-        provenance_attrs(
-            spec, experiment="chip", seed=seed, chip=chip, layer=layer, shapes=list(shapes)
-        )
-    )
-    return ds

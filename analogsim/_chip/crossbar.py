@@ -105,8 +105,8 @@ def solve_crossbar(
         iterations: the fast approximate mode for training loops: exactly this many
             conjugate-gradient iterations per linear solve, no tolerance (the flag still says
             whether `tol` was met; nothing warns). Its error against the exact solve is
-            measured in `benchmarks/bench_crossbar.py` (README: 2 iterations are within
-            about 1e-4 of the exact currents on a 256 x 256 array at 1 ohm).
+            measured in `benchmarks/bench_crossbar.py` (benchmarks/README.md: 2 iterations are
+            within about 1e-4 of the exact currents on a 256 x 256 array at 1 ohm).
         on_failure: a solve that misses `tol` (or goes non-finite) warns, raises
             `CrossbarError`, or is only flagged in `converged` (under `jit`, "raise" fails the
             computation with the same message).

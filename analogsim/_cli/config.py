@@ -212,10 +212,10 @@ def _toml_value(value: Any) -> str:
 def rerun_argv(path: str | Path, out: str, folder: str) -> list[str]:
     """The command line that reproduces the dataset at `path` into `out` (its configuration
     is written to a file in `folder`)."""
-    import xarray as xr
+    from .._core.provenance import read_dataset
 
     try:
-        attrs = xr.open_dataset(path, engine="scipy").attrs
+        attrs = read_dataset(path).attrs
     except (OSError, ValueError, TypeError) as err:
         raise CommandError(f"cannot read {path} as netCDF: {err}") from None
     if "analogsim_config" not in attrs or "analogsim_command" not in attrs:

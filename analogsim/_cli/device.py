@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> None:
 
     from .._chip.characterize import characterize_device
     from .._core.provenance import save_figure, write_dataset
-    from .._plot.plots import plot_device
+    from .._plot.device import plot_device
 
     if args.hardware:
         raise CommandError(
@@ -67,7 +67,7 @@ def _pulse_device(args: argparse.Namespace) -> None:
 
     from .._chip.characterize import pulse_response_curve
     from .._core.provenance import save_figure, write_dataset
-    from .._plot.plots import plot_pulse_response
+    from .._plot.device import plot_pulse_response
 
     response = get_pulse_response(args.name)
     ds = pulse_response_curve(response, seed=args.seed)

@@ -58,7 +58,7 @@ def start_devices(args: argparse.Namespace, argv: Sequence[str]) -> None:
 
     # on the CPU, one device per core (the chips are split over them); a process whose JAX
     # has already started (the command line called from Python) keeps its devices. Not for
-    # transfer: it ran slower on two CPU devices than on one (README, "CPU cores"), and its
+    # transfer: it ran slower on two CPU devices than on one (docs/scaling.md, "CPU cores"), and its
     # figures were measured on one
     transfer = "transfer" in (args.command, getattr(args, "experiment", None))
     if not transfer:

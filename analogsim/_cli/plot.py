@@ -18,14 +18,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import xarray as xr
-
-    from .._core.provenance import save_figure
-    from .._plot.plots import plot_dataset
+    from .._core.provenance import read_dataset, save_figure
+    from .._plot.dataset import plot_dataset
 
     path = Path(args.file)
     try:
-        ds = xr.load_dataset(path, engine="scipy")
+        ds = read_dataset(path)
     except (OSError, ValueError, TypeError) as err:
         raise CommandError(f"cannot read {path} as netCDF: {err}") from None
     out = Path(args.out) if args.out else path.with_suffix(".png")

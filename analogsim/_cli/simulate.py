@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     from .._nn.data import load_digits
     from .._nn.digital import train_digital
     from .._nn.networks import get_network
-    from .._plot.plots import plot_accuracy_vs_time
+    from .._plot.simulate import plot_accuracy_vs_time
 
     spec = command_spec(args, args.device, variation=args.variation, **wire_settings(args))
     net = get_network(args.network)

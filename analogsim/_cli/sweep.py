@@ -85,7 +85,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> None:
     from .._core.provenance import save_figure, write_dataset
     from .._nn.networks import get_network
-    from .._plot.plots import plot_sweep
+    from .._plot.sweep import plot_sweep
     from .._sweep.grid import make_grid
     from .config import command_spec, resolved_config
 

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> None:
     from .._learn.train import train
     from .._nn.data import load_digits
     from .._nn.networks import get_network
-    from .._plot.plots import plot_learning_curve
+    from .._plot.train import plot_learning_curve
 
     spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
     net = get_network(args.network)

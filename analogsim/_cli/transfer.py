@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
     from .._learn.saved_state import load_chip
     from .._nn.data import load_dataset
     from .._nn.networks import mlp
-    from .._plot.plots import plot_transfer
+    from .._plot.transfer import plot_transfer
     from .._transfer.transfer import STRATEGIES, check_strategies, transfer
 
     # checks that need no data or compilation come first

@@ -1,4 +1,5 @@
-"""Provenance: the attributes every dataset carries, and atomic writes of results."""
+"""Provenance: the attributes every dataset carries; atomic writes of results, and datasets
+written (netCDF-4) and read back (netCDF-4, or the netCDF-3 of earlier versions)."""
 
 from __future__ import annotations
 
@@ -61,10 +62,37 @@ def provenance_attrs(spec: Any = None, **extra: Any) -> dict[str, Any]:
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write `ds` as netCDF atomically: a temporary file in the same folder, then a rename, so a
-    crash never leaves a complete-looking partial file."""
-    ds = _netcdf3_types(ds)
-    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="scipy"))
+    """Write `ds` as netCDF-4 (HDF5, through h5netcdf) atomically: a temporary file in the same
+    folder, then a rename, so a crash never leaves a complete-looking partial file.
+
+    Every dtype is kept (64-bit integers, strings), so `read_dataset` gives back a dataset
+    identical to `ds`; arrays of data are compressed (gzip, lossless).
+    """
+    encoding = {
+        name: {"zlib": True, "complevel": 4, "shuffle": True}
+        for name, var in ds.data_vars.items()
+        if var.ndim > 0 and var.dtype.kind in "biuf"
+    }
+    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
+
+
+def read_dataset(path: str | Path) -> xr.Dataset:
+    """A dataset from a netCDF file analogsim wrote, loaded into memory: netCDF-4 (HDF5, what
+    `write_dataset` writes) or netCDF-3 (what analogsim wrote before).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: it is not a netCDF file.
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[:3] == b"CDF":
+        engine = "scipy"
+    elif head == b"\x89HDF\r\n\x1a\n":
+        engine = "h5netcdf"
+    else:
+        raise ValueError("not a netCDF file (neither netCDF-4/HDF5 nor netCDF-3)")
+    return xr.load_dataset(path, engine=engine)
 
 
 def write_atomic(path: str | Path, write: Callable[[str], object]) -> Path:
@@ -94,19 +122,6 @@ def write_atomic(path: str | Path, write: Callable[[str], object]) -> Path:
 def write_bytes(path: str | Path, payload: bytes) -> Path:
     """Write `payload` to `path` atomically (`write_atomic`)."""
     return write_atomic(path, lambda tmp: Path(tmp).write_bytes(payload))
-
-
-def _netcdf3_types(ds: xr.Dataset) -> xr.Dataset:
-    """netCDF-3 has no 64-bit integers: store them as int32 when they fit, else float64."""
-    changes = {}
-    for name, var in ds.variables.items():
-        if var.dtype == np.int64 or var.dtype == np.uint64 or var.dtype == np.uint32:
-            values = np.asarray(var.values)
-            fits = values.size == 0 or (values.min() >= -(2**31) and values.max() < 2**31)
-            changes[name] = var.astype(np.int32 if fits else np.float64)
-    return ds.assign(**{k: v for k, v in changes.items() if k in ds.data_vars}).assign_coords(
-        **{k: v for k, v in changes.items() if k in ds.coords}
-    )
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:

@@ -13,9 +13,9 @@ from device_models._checks import ParameterError, check_int_range, check_nonnega
 
 from .._chip.program import ProgramMethod
 from .._chip.spec import HardwareSpec
+from .._core.dataset import experiment_dataset
 from .._core.keys import root_key
 from .._core.progress import progress_bar
-from .._core.provenance import provenance_attrs
 from .._nn.data import Dataset
 from .._nn.digital import accuracy
 from .._nn.networks import Network, apply_digital
@@ -72,31 +72,27 @@ def simulate(
     run = lambda idx: fleet_accuracy(spec, net, params, root, idx, t, x, y, method, mesh)
     with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
         acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update, mesh=mesh)
-    ds = xr.Dataset(
+    return experiment_dataset(
         {
             "accuracy": (("chip", "t"), acc.astype(np.float64)),
             "digital_accuracy": ((), digital),
         },
-        coords={"chip": np.arange(chips), "t": np.asarray(times, np.float64)},
+        {"chip": np.arange(chips), "t": np.asarray(times, np.float64)},
+        labels=accuracy_labels(data.name),
+        spec=spec,
+        experiment="simulate",
+        network=net.name,
+        dataset=data.name,
+        seed=seed,
+        chips=chips,
+        program_method=method,
     )
-    label_accuracy(ds, data.name)
-    ds.attrs.update(
-        provenance_attrs(
-            spec,
-            experiment="simulate",
-            network=net.name,
-            dataset=data.name,
-            seed=seed,
-            chips=chips,
-            program_method=method,
-        )
-    )
-    return ds
 
 
-def label_accuracy(ds: xr.Dataset, dataset: str) -> xr.Dataset:
-    """Units and long names of `accuracy`, `digital_accuracy` and `t` (in place; returned)."""
-    ds["t"].attrs.update(units="s", long_name="time since programming")
-    ds["accuracy"].attrs.update(units="1", long_name=f"test accuracy on {dataset}")
-    ds["digital_accuracy"].attrs.update(units="1", long_name="digital (float) test accuracy")
-    return ds
+def accuracy_labels(dataset: str) -> dict[str, tuple[str, str]]:
+    """Labels (`_core.dataset`) of `t`, `accuracy` and `digital_accuracy` on `dataset`."""
+    return {
+        "t": ("s", "time since programming"),
+        "accuracy": ("1", f"test accuracy on {dataset}"),
+        "digital_accuracy": ("1", "digital (float) test accuracy"),
+    }

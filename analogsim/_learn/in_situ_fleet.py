@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh
 from jaxtyping import Array
 
 from device_models import fold_in
@@ -24,9 +23,9 @@ from .._chip.forward import apply_analog
 from .._chip.identity import ChipIdentity
 from .._chip.spec import HardwareSpec
 from .._chip.state import ChipState
-from .._chip.sweepable import with_params
 from .._core.keys import stream
-from .._fleet.mesh import fleet_vmap, to_host
+from .._fleet.members import ALIKE, Members
+from .._fleet.mesh import to_host
 from .._nn.digital import accuracy, cross_entropy
 from .._nn.networks import Network
 from .device_update import with_pulse_residue
@@ -51,36 +50,21 @@ def init_fleet(
     params: Sequence[dict[str, Array]],
     keys: Array,
     variation: Array | None = None,
-    names: tuple[str, ...] = (),
-    values: Array | None = None,
-    mesh: Mesh | None = None,
+    members: Members = ALIKE,
 ) -> tuple[ChipIdentity, ChipState]:
     """Draw the chips `keys` (chip keys, shape (chips,)) and write `params` onto each
     (`init_in_situ`); returns identities and states with a leading chip axis.
 
     `variation` (chips,), when given, is each chip's own variation multiplier in place of
-    `spec.variation`; more generally each chip c may have its own values `values[c]`
-    (chips, len(names)) of the sweepable parameters `names` (`member_spec`). Both are traced:
-    a sweep over them compiles once. The chips are split over `mesh` (`fleet_vmap`).
+    `spec.variation`; more generally each chip may have its own values of some sweepable
+    parameters (`members`). Both are traced: a sweep over them compiles once. The chips are
+    split over `members.mesh`.
     """
     if variation is not None:
-        names, values = ("variation",), jnp.asarray(variation)[:, None]
-    values = _member_values(keys, names, values)
-    one = lambda k, v: init_in_situ(member_spec(spec, names, v), net, params, key=k)
-    return fleet_vmap(one, mesh)(keys, values)
-
-
-def member_spec(spec: HardwareSpec, names: tuple[str, ...], values: Array) -> HardwareSpec:
-    """`spec` with one fleet member's own values (len(names),) of the parameters `names`."""
-    return with_params(spec, names, values) if names else spec
-
-
-def _member_values(keys: Array, names: tuple[str, ...], values: Array | None) -> Array:
-    if values is None:
-        if names:
-            raise ValueError("values are needed for the parameters " + ", ".join(names))
-        return jnp.zeros((keys.shape[0], 0), jnp.float32)
-    return jnp.asarray(values, jnp.float32).reshape(keys.shape[0], len(names))
+        members = Members.varied(variation, members.mesh)
+    values = members.values_for(keys.shape[0])
+    one = lambda k, v: init_in_situ(members.spec(spec, v), net, params, key=k)
+    return members.vmap(one)(keys, values)
 
 
 @eqx.filter_jit
@@ -99,9 +83,7 @@ def in_situ_epoch(
     batch_size: int,
     max_pulses: int = 31,
     loss: Callable[[Array, Array], Array] = cross_entropy,
-    names: tuple[str, ...] = (),
-    values: Array | None = None,
-    mesh: Mesh | None = None,
+    members: Members = ALIKE,
 ) -> tuple[ChipState, Array, Array, Array]:
     """One epoch of in-situ SGD on every chip of a fleet, all in the same data order.
 
@@ -114,8 +96,7 @@ def in_situ_epoch(
         first_step: global index of this epoch's first step (int32).
         learning_rate: SGD step on the weight scale (traced): one for all chips, or (chips,).
         batch_size: examples per step (static); the last partial batch is dropped.
-        names, values: each chip's own parameter values (chips, len(names)) (`init_fleet`).
-        mesh: the devices the chips are split over (`fleet_vmap`); None: one device.
+        members: each chip's own parameter values and the mesh the chips are split over.
 
     Returns:
         (state, mean loss (chips,), pulses fired (chips,), finite (chips, steps, layers + 1)):
@@ -127,11 +108,11 @@ def in_situ_epoch(
     steps = n // batch_size
     order = jax.random.permutation(shuffle_key, n)[: steps * batch_size]
     batches = order.reshape(steps, batch_size)
-    values = _member_values(keys, names, values)
+    values = members.values_for(keys.shape[0])
     rates = jnp.broadcast_to(jnp.asarray(learning_rate, jnp.float32), keys.shape)
 
     def one(chip: ChipIdentity, state: ChipState, key: Array, vals: Array, rate: Array):
-        spec_c = member_spec(spec, names, vals)
+        spec_c = members.spec(spec, vals)
         opt = optax.sgd(rate)
 
         def step(state: ChipState, inputs: tuple[Array, Array, Array], drawn: tuple):
@@ -182,7 +163,7 @@ def in_situ_epoch(
         )
         return state, values.reshape(steps).mean(), fired.sum(), finite.reshape(steps, -1)
 
-    return fleet_vmap(one, mesh)(chip, state, keys, values, rates)
+    return members.vmap(one)(chip, state, keys, values, rates)
 
 
 # What the drawn-ahead rounding uniforms of one block may take, all chips together (bytes).
@@ -239,20 +220,18 @@ def fleet_state_accuracy(
     y: Array,
     keys: Array,
     t: Array,
-    names: tuple[str, ...] = (),
-    values: Array | None = None,
-    mesh: Mesh | None = None,
+    members: Members = ALIKE,
 ) -> Array:
     """Test accuracy of each chip of a fleet as it stands (leading chip axis), read `t` s after
-    programming with read key `stream(key, "read", 0)`; shape (chips,). `names`, `values`:
-    each chip's own parameter values (`init_fleet`); `mesh`: as for `init_fleet`."""
+    programming with read key `stream(key, "read", 0)`; shape (chips,). `members`: each
+    chip's own parameter values and the mesh the chips are split over."""
 
     def one(chip: ChipIdentity, state: ChipState, key: Array, vals: Array) -> Array:
-        spec_c = member_spec(spec, names, vals)
+        spec_c = members.spec(spec, vals)
         logits = apply_analog(spec_c, net, chip, state, x, t=t, key=stream(key, "read", 0))
         return accuracy(logits, y)
 
-    return fleet_vmap(one, mesh)(chip, state, keys, _member_values(keys, names, values))
+    return members.vmap(one)(chip, state, keys, members.values_for(keys.shape[0]))
 
 
 def train_fleet(
@@ -272,19 +251,17 @@ def train_fleet(
     max_pulses: int = 31,
     what: str = "in-situ training",
     on_epoch: Callable[[], None] | None = None,
-    names: tuple[str, ...] = (),
-    values: Array | None = None,
+    members: Members = ALIKE,
     member: Callable[[int], str] = lambda c: f"chip {c}",
-    mesh: Mesh | None = None,
 ) -> tuple[ChipState, np.ndarray, np.ndarray, list[float]]:
     """`epochs` in-situ epochs of a fleet (`in_situ_epoch`), checked for non-finite numbers.
 
     The spec runs as `check_in_situ_spec` makes it (drift compensation off). Epoch e shuffles
     with `fold_in(shuffle, e)`; chip c's update at global step s draws from
     `stream(keys[c], "update", s)`. `on_epoch` is called after each epoch (a progress bar).
-    `learning_rate` is one number or one per chip; `names`, `values` give each chip its own
-    parameter values (`init_fleet`); `member(c)` names member c in an error; the chips are
-    split over `mesh` (`fleet_vmap`).
+    `learning_rate` is one number or one per chip; `members` gives each chip its own
+    parameter values and the mesh the chips are split over; `member(c)` names member c in an
+    error.
 
     Returns:
         (state, mean loss (chips, epochs), pulses fired (chips,), seconds per epoch).
@@ -312,9 +289,7 @@ def train_fleet(
             batch_size=batch_size,
             max_pulses=max_pulses,
             loss=loss,
-            names=names,
-            values=values,
-            mesh=mesh,
+            members=members,
         )
         finite, value, fired = to_host((finite, value, fired))
         raise_if_not_finite(finite, e, what, member)
@@ -340,22 +315,19 @@ def learn_fleet(
     learning_rate: float | Array,
     max_pulses: int = 31,
     on_epoch: Callable[[], None] | None = None,
-    names: tuple[str, ...] = (),
-    values: Array | None = None,
+    members: Members = ALIKE,
     member: Callable[[int], str] = lambda c: f"chip {c}",
-    mesh: Mesh | None = None,
 ) -> dict[str, object]:
     """Write `params` onto the chips `keys` (`init_fleet`), train them in situ (`train_fleet`,
-    labels `train` = (x, y)) and read their accuracy on `test` 1 s later, the chips split
-    over `mesh` (`fleet_vmap`).
+    labels `train` = (x, y)) and read their accuracy on `test` 1 s later; `members` as for
+    `train_fleet`.
 
     Returns:
         Dict: `test_accuracy` (chips,), `loss` (chips, epochs), `pulses` (chips,),
         `epoch_seconds` (epochs,), and `state`, `chip` with a leading chip axis.
     """
     spec = check_in_situ_spec(spec)
-    point = dict(names=names, values=values, mesh=mesh)
-    chip, state = init_fleet(spec, net, params, keys, **point)
+    chip, state = init_fleet(spec, net, params, keys, members=members)
     state, losses, pulses, seconds = train_fleet(
         spec,
         net,
@@ -369,11 +341,11 @@ def learn_fleet(
         learning_rate=learning_rate,
         max_pulses=max_pulses,
         on_epoch=on_epoch,
+        members=members,
         member=member,
-        **point,
     )
     t = jnp.float32(1.0)
-    acc = fleet_state_accuracy(spec, net, chip, state, *test, keys, t, **point)
+    acc = fleet_state_accuracy(spec, net, chip, state, *test, keys, t, members)
     return {
         "test_accuracy": to_host(acc),
         "loss": losses,

@@ -12,10 +12,11 @@ import xarray as xr
 from device_models._checks import ParameterError, check_int_range, check_range
 
 from .._chip.spec import HardwareSpec
+from .._core.dataset import experiment_dataset
 from .._core.keys import chip_key, root_key, stream
 from .._core.progress import progress_bar
-from .._core.provenance import provenance_attrs
 from .._fleet.fleet import fleet_accuracy, fleet_map, take
+from .._fleet.members import Members
 from .._fleet.mesh import chip_mesh
 from .._nn.data import Dataset
 from .._nn.digital import accuracy, digital_loss, fit
@@ -81,7 +82,7 @@ def train_in_situ(
             learning_rate=learning_rate,
             max_pulses=max_pulses,
             on_epoch=lambda: bar.update(1),
-            mesh=mesh,
+            members=Members(mesh=mesh),
         )
 
 
@@ -188,28 +189,25 @@ def train(
                 spec, net, params, root, idx, t, x_test, y_test, "open-loop", mesh
             )
             acc = fleet_map(run, chips, chunk_size=chips, mesh=mesh)[:, 0]
-    ds = xr.Dataset(
+    ds = experiment_dataset(
         {
             "test_accuracy": (("chip",), np.asarray(acc, np.float64)),
             "loss": (("chip", "epoch"), np.asarray(loss, np.float64)),
             **extra,
         },
-        coords={"chip": np.arange(chips), "epoch": np.arange(1, epochs + 1)},
-    )
-    ds["test_accuracy"].attrs.update(units="1", long_name=f"test accuracy on {data.name}")
-    ds["loss"].attrs.update(units="1", long_name="mean training cross-entropy")
-    if "pulses" in ds:
-        ds["pulses"].attrs.update(units="1", long_name="programming pulses fired")
-    ds.attrs.update(
-        provenance_attrs(
-            spec,
-            experiment="train",
-            training_mode=mode,
-            network=net.name,
-            dataset=data.name,
-            seed=seed,
-            chips=chips,
-            epochs=epochs,
-        )
+        {"chip": np.arange(chips), "epoch": np.arange(1, epochs + 1)},
+        labels={
+            "test_accuracy": ("1", f"test accuracy on {data.name}"),
+            "loss": ("1", "mean training cross-entropy"),
+            "pulses": ("1", "programming pulses fired"),
+        },
+        spec=spec,
+        experiment="train",
+        training_mode=mode,
+        network=net.name,
+        dataset=data.name,
+        seed=seed,
+        chips=chips,
+        epochs=epochs,
     )
     return (ds, saved) if return_saved else ds

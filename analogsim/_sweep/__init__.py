@@ -1,2 +1,2 @@
-"""Sweeps over device parameters: the grid, the resumable store, and the simulate, train
-and transfer sweeps."""
+"""Sweeps over device parameters: the grid, the chunk loop and its resumable store, and the
+simulate, train and transfer sweeps."""

@@ -1,10 +1,11 @@
-"""The machinery every sweep shares: a grid of values, chunks of (grid point, chip) pairs.
+"""The grid every sweep runs over: its values checked against the spec, its labels and the
+manifest entries every sweep's store keeps.
 
 A grid is validated against the spec before any work (names, values the spec's constructors
 accept). Traced numbers are `vmap`ped with the chip index inside one compiled program;
 shape-deciding settings (`STATIC`) loop in Python, one program each. Chip i is
 `chip_key(root_key(seed), i)` at every grid point (common random numbers), so neighbouring
-points differ by the parameter, not by luck. Chunks go to a resumable `Store`.
+points differ by the parameter, not by luck. `_sweep.chunks` runs the chunks.
 """
 
 from __future__ import annotations
@@ -13,24 +14,18 @@ import dataclasses
 import functools
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import xarray as xr
-from jax.sharding import Mesh
-from jaxtyping import Array
 
 from device_models._checks import ParameterError
 
-from .._chip.spec import HardwareSpec, traced
-from .._chip.sweepable import STATIC, check_params, check_values, units, with_static
-from .._core.progress import progress_bar
+from .._chip.spec import HardwareSpec
+from .._chip.sweepable import STATIC, check_params, check_values, units
 from .._core.provenance import describe
-from .._fleet.mesh import chip_mesh, padded, shard_rows, to_host
 from .._nn.networks import Network
 from .._version import __version__
-from .store import Store
 
 
 def parse_values(text: str) -> list[float]:
@@ -132,85 +127,12 @@ def make_grid(
     )
 
 
-Compute = Callable[[HardwareSpec, Array, Array, Callable[[], None]], dict[str, np.ndarray]]
-
-
-def run_pairs(
-    spec: HardwareSpec,
-    grid: Grid,
-    chips: int,
-    chunk_size: int,
-    compute: Compute,
-    *,
-    store: Store,
-    progress: bool,
-    desc: str,
-    steps_per_chunk: int = 1,
-    unit: str = "chunk",
-    on_chunk: Callable[[int], None] | None = None,
-    mesh: Mesh | None = None,
-) -> dict[str, np.ndarray]:
-    """Run `compute` over every (grid point, chip) pair in chunks of `chunk_size` pairs.
-
-    `compute(group_spec, values, chips, tick)` gets the traced spec of one static group, the
-    chunk's traced values (chunk_size, len(grid.traced)) and chip indices (chunk_size,)
-    uint32, and returns named arrays with a leading pair axis; it calls `tick()` after each
-    of its `steps_per_chunk` steps (the progress bar counts them in `unit`). Every call has
-    the same shape: the last chunk repeats the last pair. A chunk's pairs are split over
-    `mesh` (all devices by default), padded to a multiple of its device count with repeats
-    of the last pair; neither the padding nor the device count reaches the store or the
-    results. Finished chunks are kept in `store` and not recomputed.
-
-    Returns:
-        name -> array of shape (*grid.shape, chips, ...).
-    """
-    points = grid.points
-    pairs = points.shape[0] * chips
-    chunk_size = min(chunk_size, pairs)
-    per_group = -(-pairs // chunk_size)
-    groups = grid.groups
-    out: dict[str, np.ndarray] = {}
-    done = 0
-    total = len(groups) * per_group * steps_per_chunk
-    mesh = chip_mesh() if mesh is None else mesh
-    width = padded(chunk_size, mesh)
-    with progress_bar(total=total, desc=desc, unit=unit, enabled=progress) as bar:
-        for gi, (group, settings) in enumerate(groups):
-            group_spec = traced(with_static(spec, settings))
-            flat: dict[str, np.ndarray] = {}
-            for k in range(per_group):
-                start, stop = k * chunk_size, min((k + 1) * chunk_size, pairs)
-                name = f"chunk-{gi:04d}-{k:06d}"
-                result = store.load(name)
-                if result is None:
-                    p = np.minimum(np.arange(start, start + width), pairs - 1)
-                    values = shard_rows(mesh, points[p // chips].astype(np.float32))
-                    index = shard_rows(mesh, (p % chips).astype(np.uint32))
-                    result = compute(group_spec, values, index, lambda: bar.update(1))
-                    result = {key: to_host(v)[: stop - start] for key, v in result.items()}
-                    store.save(name, result)
-                else:
-                    bar.update(steps_per_chunk)
-                for key, v in result.items():
-                    if key not in flat:
-                        flat[key] = np.empty((pairs, *v.shape[1:]), v.dtype)
-                    flat[key][start:stop] = v
-                done += 1
-                if on_chunk is not None:
-                    on_chunk(done)
-            for key, v in flat.items():
-                if key not in out:
-                    out[key] = np.empty((*grid.shape, chips, *v.shape[1:]), v.dtype)
-                out[key][group] = v.reshape(*grid.shape[len(grid.static) :], chips, *v.shape[1:])
-    return out
-
-
-def label(ds: xr.Dataset, grid: Grid) -> xr.Dataset:
-    """Units on every swept coordinate and the chip coordinate's meaning."""
-    for n in grid.values:
-        ds[n].attrs.update(units=units(n))
-    ds["chip"].attrs.update(long_name="chip index (chip_key(root_key(seed), i))")
-    return ds
+def grid_labels(grid: Grid) -> dict[str, tuple[str | None, str | None]]:
+    """Labels (`_core.dataset`) of every swept coordinate (its units) and of `chip`."""
+    return {
+        **{n: (units(n), None) for n in grid.values},
+        "chip": (None, "chip index (chip_key(root_key(seed), i))"),
+    }
 
 
 def sweep_manifest(

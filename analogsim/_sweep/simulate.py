@@ -2,8 +2,9 @@
 
 Every (grid point, chip) pair runs through one compiled program: the traced parameters
 (`_chip.sweepable.sweepable`) are `vmap`ped together with the chip index, so the whole grid
-compiles once (`_sweep.grid`). With a store folder, every finished chunk is written there as
-it completes, next to a manifest of everything that decides the numbers. Rerunning the same
+compiles once (`_sweep.chunks`). With a store folder, every finished chunk is written there as
+it completes (a zarr store that `xarray.open_zarr` reads while the sweep runs, `_sweep.store`),
+next to a manifest of everything that decides the numbers. Rerunning the same
 sweep skips finished chunks and gives the dataset an uninterrupted run gives; a store
 written by another sweep is refused, and left as it is.
 """
@@ -27,16 +28,17 @@ from device_models._checks import ParameterError, check_int_range
 from .._chip.program import ProgramMethod
 from .._chip.spec import HardwareSpec
 from .._chip.sweepable import with_params
+from .._core.dataset import experiment_dataset
 from .._core.keys import root_key
-from .._core.provenance import provenance_attrs
 from .._fleet.fleet import chip_accuracy
 from .._fleet.mesh import chip_mesh, fleet_vmap
-from .._fleet.simulate import label_accuracy
+from .._fleet.simulate import accuracy_labels
 from .._nn.data import Dataset
 from .._nn.digital import accuracy
 from .._nn.networks import Network, apply_digital
-from .grid import label, make_grid, run_pairs, sweep_manifest
-from .store import Store, digest
+from .chunks import run_pairs
+from .grid import grid_labels, make_grid, sweep_manifest
+from .store import digest
 
 MEMORY_BUDGET_BYTES = 2 << 30  # per compiled call; chunks are sized to stay under it
 
@@ -134,49 +136,49 @@ def sweep_simulate(
         tick()
         return {"accuracy": acc}
 
+    names = list(g.values)
+    labels = {**grid_labels(g), **accuracy_labels(data.name)}
     out = run_pairs(
         spec,
         g,
         chips,
         chunk_size,
         compute,
-        store=Store(store, manifest),
+        store=store,
+        manifest=manifest,
+        dims={"accuracy": ("t",)},
+        coords={"t": times.astype(np.float64)},
+        labels=labels,
         progress=progress,
         desc="sweep",
         on_chunk=on_chunk,
         mesh=mesh,
     )
-    names = list(g.values)
-    dims = [*g.static, *g.traced, "chip", "t"]
-    ds = xr.Dataset(
+    ds = experiment_dataset(
         {
-            "accuracy": (dims, out["accuracy"].astype(np.float64)),
+            "accuracy": ([*g.static, *g.traced, "chip", "t"], out["accuracy"].astype(np.float64)),
             "digital_accuracy": ((), float(accuracy(apply_digital(net, params, x), y))),
         },
-        coords={
+        {
             **{n: np.asarray(g.values[n], np.float64) for n in names if n != "t"},
             "chip": np.arange(chips),
             "t": times.astype(np.float64),
         },
+        labels=labels,
+        spec=spec,
+        experiment="sweep",
+        swept_experiment="simulate",
+        swept=names,
+        network=net.name,
+        dataset=data.name,
+        seed=seed,
+        chips=chips,
+        program_method=method,
+        chunk_size=chunk_size,
     )
     if "t" not in g.values:
         ds = ds.isel(t=0)  # read at 1 s: a scalar coordinate, not a dimension
-    ds = label_accuracy(label(ds.transpose(*names, "chip"), g), data.name)
-    ds.attrs.update(
-        provenance_attrs(
-            spec,
-            experiment="sweep",
-            swept_experiment="simulate",
-            swept=names,
-            network=net.name,
-            dataset=data.name,
-            seed=seed,
-            chips=chips,
-            program_method=method,
-            chunk_size=chunk_size,
-        )
-    )
-    return ds
+    return ds.transpose(*names, "chip")
 
 
 def _chunk_size(net: Network, examples: int, times: int) -> int:

@@ -22,15 +22,18 @@ from jaxtyping import Array
 from device_models._checks import check_int_range, check_range
 
 from .._chip.spec import HardwareSpec
+from .._chip.sweepable import units
+from .._core.dataset import experiment_dataset
 from .._core.keys import chip_key, root_key, stream
-from .._core.provenance import provenance_attrs
+from .._fleet.members import Members
 from .._fleet.mesh import chip_mesh, to_host
 from .._learn.in_situ import check_in_situ_spec
 from .._learn.in_situ_fleet import learn_fleet
 from .._nn.data import Dataset
 from .._nn.networks import Network, init_params
-from .grid import label, make_grid, run_pairs, sweep_manifest
-from .store import Store, digest
+from .chunks import run_pairs
+from .grid import grid_labels, make_grid, sweep_manifest
+from .store import digest
 
 DEFAULT_CHUNK = 64  # pairs trained together; memory is small, compute grows with the chunk
 
@@ -136,20 +139,30 @@ def sweep_train(
             learning_rate=rate,
             max_pulses=max_pulses,
             on_epoch=tick,
-            names=names,
-            values=vals,
+            members=Members(names, vals, mesh),
             member=member,
-            mesh=mesh,
         )
         return {k: out[k] for k in ("test_accuracy", "loss", "pulses")}
 
+    swept = list(g.values)
+    labels = {
+        **grid_labels(g),
+        "learning_rate": (units("learning_rate"), "SGD step on the weight scale"),
+        "test_accuracy": ("1", f"test accuracy on {data.name} after in-situ training"),
+        "loss": ("1", "mean training cross-entropy"),
+        "pulses": ("1", "update pulses fired"),
+    }
     out = run_pairs(
         spec,
         g,
         chips,
         chunk_size,
         compute,
-        store=Store(store, manifest),
+        store=store,
+        manifest=manifest,
+        dims={"test_accuracy": (), "loss": ("epoch",), "pulses": ()},
+        coords={"epoch": np.arange(1, epochs + 1)},
+        labels=labels,
         progress=progress,
         desc="sweep train",
         steps_per_chunk=epochs,
@@ -158,40 +171,28 @@ def sweep_train(
         mesh=mesh,
     )
     dims = [*g.static, *g.traced, "chip"]
-    swept = list(g.values)
-    ds = xr.Dataset(
+    ds = experiment_dataset(
         {
             "test_accuracy": (dims, out["test_accuracy"].astype(np.float64)),
             "loss": ((*dims, "epoch"), out["loss"].astype(np.float64)),
             "pulses": (dims, out["pulses"].astype(np.float64)),
         },
-        coords={
+        {
             **{n: np.asarray(v, np.float64) for n, v in g.values.items()},
             "chip": np.arange(chips),
             "epoch": np.arange(1, epochs + 1),
         },
+        labels=labels,
+        spec=spec,
+        experiment="sweep",
+        swept_experiment="train",
+        training_mode="in-situ",
+        swept=swept,
+        network=net.name,
+        dataset=data.name,
+        seed=seed,
+        chips=chips,
+        chunk_size=chunk_size,
+        **settings,
     )
-    ds = label(ds.transpose(*swept, "chip", "epoch"), g)
-    ds["test_accuracy"].attrs.update(
-        units="1", long_name=f"test accuracy on {data.name} after in-situ training"
-    )
-    ds["loss"].attrs.update(units="1", long_name="mean training cross-entropy")
-    ds["pulses"].attrs.update(units="1", long_name="update pulses fired")
-    if "learning_rate" in ds.coords:
-        ds["learning_rate"].attrs.update(long_name="SGD step on the weight scale")
-    ds.attrs.update(
-        provenance_attrs(
-            spec,
-            experiment="sweep",
-            swept_experiment="train",
-            training_mode="in-situ",
-            swept=swept,
-            network=net.name,
-            dataset=data.name,
-            seed=seed,
-            chips=chips,
-            chunk_size=chunk_size,
-            **settings,
-        )
-    )
-    return ds
+    return ds.transpose(*swept, "chip", "epoch")

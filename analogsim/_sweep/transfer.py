@@ -10,7 +10,7 @@ points differ by the parameter, not by luck.
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,13 +23,13 @@ from device_models._checks import ParameterError, check_int_range
 
 from .._chip.spec import HardwareSpec
 from .._chip.sweepable import with_values
-from .._core.progress import progress_bar
-from .._core.provenance import provenance_attrs
+from .._core.dataset import experiment_dataset
 from .._fleet.mesh import chip_mesh
 from .._learn.in_situ import check_in_situ_spec
 from .._learn.in_situ_fleet import TrainingError
 from .._nn.data import Dataset
 from .._nn.networks import Network
+from .._transfer.settings import TransferSettings
 from .._transfer.transfer import (
     COSTS,
     STRATEGIES,
@@ -38,8 +38,9 @@ from .._transfer.transfer import (
     transfer,
     transfer_steps,
 )
-from .grid import label, make_grid, sweep_manifest
-from .store import Store, digest
+from .chunks import run_chunks
+from .grid import Grid, grid_labels, make_grid, sweep_manifest
+from .store import Layout, Store, digest
 
 # experiment settings a transfer sweep can vary: name -> whole numbers only
 SETTINGS = {
@@ -56,6 +57,12 @@ SETTINGS = {
 }
 _RESULTS = ("source_accuracy", "strategy_source_accuracy", "target_accuracy", "transfer_loss")
 _COSTS = tuple(COSTS)
+# the own dims of each of transfer's results (a sweep adds the looped parameters before them)
+_DIMS = {
+    "source_accuracy": ("variation",),
+    "strategy_source_accuracy": ("variation", "strategy"),
+    **{k: ("variation", "strategy", "chip") for k in (*_RESULTS[2:], *_COSTS)},
+}
 
 
 def sweep_transfer(
@@ -129,7 +136,14 @@ def sweep_transfer(
         "settings": fixed,
         "data_sha256": digest([data.x_train, data.y_train, data.x_test, data.y_test]),
     }
-    chunks = Store(store, manifest)
+    layout = Layout(
+        {n: g.values[n] for n in looped},
+        [(i, i + 1) for i in range(len(points))],
+        _DIMS,
+        {"variation": variation, "strategy": list(strategies), "chip": np.arange(chips)},
+        grid_labels(g),
+    )
+    chunks = Store(store, manifest, layout)
     runs = []  # per point: its values, spec, transfer settings and progress steps
     for point in points:
         values = dict(zip(looped, point, strict=True))
@@ -138,104 +152,87 @@ def sweep_transfer(
         for n, v in values.items():
             if n in SETTINGS:
                 run_settings[n] = int(v) if SETTINGS[n] else float(v)
-        steps = transfer_steps(
-            variation,
-            strategies,
-            run_settings["epochs"],
-            run_settings["distill_epochs"],
-            run_settings["finetune_epochs"],
-        )
+        steps = transfer_steps(variation, strategies, TransferSettings(**run_settings))
         runs.append((values, with_values(spec, spec_settings), run_settings, steps))
 
-    total = sum(run[3] for run in runs)
-    results: list[dict[str, np.ndarray]] = []
-    with progress_bar(total=total, desc="sweep transfer", unit="step", enabled=progress) as bar:
-        for i, (values, point_spec, run_settings, steps) in enumerate(runs):
-            name = f"chunk-{i:06d}"
-            result = chunks.load(name)
-            if result is None:
-                try:
-                    ds = transfer(
-                        point_spec,
-                        net,
-                        data,
-                        chips=chips,
-                        variation=variation,
-                        strategies=strategies,
-                        seed=seed,
-                        bar=bar,
-                        devices=devices,
-                        **run_settings,
-                    )
-                except TrainingError as err:
-                    where = ", ".join(f"{n} = {v:g}" for n, v in values.items())
-                    raise TrainingError(f"at {where or 'the point'}: {err}") from None
-                result = {k: ds[k].values for k in (*_RESULTS, *_COSTS)}
-                chunks.save(name, result)
-            else:
-                bar.update(steps)
-            results.append(result)
-            if on_chunk is not None:
-                on_chunk(i + 1)
+    def compute(i: int, bar: Any) -> dict[str, np.ndarray]:
+        values, point_spec, run_settings, _ = runs[i]
+        try:
+            ds = transfer(
+                point_spec,
+                net,
+                data,
+                chips=chips,
+                variation=variation,
+                strategies=strategies,
+                seed=seed,
+                bar=bar,
+                devices=devices,
+                **run_settings,
+            )
+        except TrainingError as err:
+            where = ", ".join(f"{n} = {v:g}" for n, v in values.items())
+            raise TrainingError(f"at {where or 'the point'}: {err}") from None
+        return {k: ds[k].values[None] for k in layout.dims}  # one cell: this point
+
+    results = run_chunks(
+        layout,
+        compute,
+        store=chunks,
+        steps=[run[3] for run in runs],
+        progress=progress,
+        desc="sweep transfer",
+        unit="step",
+        on_chunk=on_chunk,
+    )
     return _dataset(spec, net, data, g, looped, variation, strategies, results, chips, seed, fixed)
 
 
 def _transfer_defaults() -> dict[str, Any]:
     """`transfer`'s own defaults of `SETTINGS` (a store remembers them: a changed default
     is another sweep)."""
-    params = inspect.signature(transfer).parameters
-    return {k: params[k].default for k in SETTINGS}
+    defaults = dataclasses.asdict(TransferSettings())
+    return {k: defaults[k] for k in SETTINGS}
 
 
 def _dataset(
     spec: HardwareSpec,
     net: Network,
     data: Dataset,
-    g: Any,
+    g: Grid,
     looped: list[str],
     variation: list[float],
     strategies: tuple[str, ...],
-    results: list[dict[str, np.ndarray]],
+    results: dict[str, np.ndarray],
     chips: int,
     seed: int,
     settings: dict[str, Any],
 ) -> xr.Dataset:
-    shape = tuple(len(g.values[n]) for n in looped)
-    dims = {
-        "source_accuracy": ("variation",),
-        "strategy_source_accuracy": ("variation", "strategy"),
-    }
     variables = {}
-    for key in (*_RESULTS, *_COSTS):
-        stacked = np.stack([r[key] for r in results]).reshape(*shape, *results[0][key].shape)
-        own = dims.get(key, ("variation", "strategy", "chip"))
+    for key, value in results.items():
         dtype = np.int32 if key in _COSTS else np.float64
-        variables[key] = ((*looped, *own), stacked.astype(dtype))
-    ds = xr.Dataset(
+        variables[key] = ((*looped, *_DIMS[key]), value.astype(dtype))
+    swept = list(g.values)
+    ds = experiment_dataset(
         variables,
-        coords={
+        {
             **{n: np.asarray(g.values[n], np.float64) for n in looped},
             "variation": np.asarray(variation, np.float64),
             "strategy": list(strategies),
             "chip": np.arange(chips, dtype=np.int32),
         },
+        labels=grid_labels(g),
+        spec=spec,
+        experiment="sweep",
+        swept_experiment="transfer",
+        swept=swept,
+        network=net.name,
+        dataset=data.name,
+        seed=seed,
+        chips=chips,
+        **settings,
     )
-    swept = list(g.values)
     if "variation" not in g.values:
         ds = ds.isel(variation=0)
     ds = ds.transpose(*swept, ..., "strategy", "chip", missing_dims="ignore")
-    label_transfer(label(ds, g), data.name)
-    ds.attrs.update(
-        provenance_attrs(
-            spec,
-            experiment="sweep",
-            swept_experiment="transfer",
-            swept=swept,
-            network=net.name,
-            dataset=data.name,
-            seed=seed,
-            chips=chips,
-            **settings,
-        )
-    )
-    return ds
+    return label_transfer(ds, data.name)
