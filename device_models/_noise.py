@@ -18,10 +18,12 @@ public domain), bijections of 32-bit words chosen by search for near-ideal avala
 (every input bit flips every output bit with probability ~1/2). Each key is its own
 bijection of the counter; two keys' streams are related only by chance (when their second
 words coincide, probability 2^-32 per pair, one is the other re-indexed by an xor). About 7x
-cheaper than threefry per word on CPU. Standard normals are sqrt(2) erfinv(x) of a uniform
-x in (-1, 1) on a 2^-23 grid (tails to 5.4 sigma). Its statistics are tested
-(tests/test_noise.py) and a dieharder run is reported in the README ("What is modelled");
-it is a statistical generator for simulation, not a cryptographic one.
+cheaper than threefry per word on CPU. Standard normals are sqrt(2) erfinv(x) of x, the
+midpoint of one of 2^23 equal cells of (-1, 1), so their tails end at +-5.29 sigma: the
+outermost midpoint is 1 - 2^-23, and sqrt(2) erfinv(1 - 2^-23) is the normal quantile of
+1 - 2^-24, 5.2947. Its statistics are tested (tests/test_noise.py); benchmarks/dieharder.sh
+streams its words into dieharder, and a dieharder run is reported in the docs ("The physical
+model"). It is a statistical generator for simulation, not a cryptographic one.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 import os
 import tempfile
 
-# Before JAX starts: 8 host devices for sharding tests, and LLVM optimization level 1
-# (XLA:CPU compiles these programs ~5x faster for ~20% slower runs; tests compile a lot).
+# Before JAX starts: 8 host devices for sharding tests, and XLA's backend (LLVM) optimization
+# level 0: tests compile many programs and run each briefly, so compile time dominates.
 os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "")
     + " --xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0"
