@@ -2,8 +2,11 @@
 compare with hardware-aware training, and write your own training loop with optax on a PCM
 chip whose devices only move one way.
 
-    python examples/in_situ_training.py                      # ~1 minute on a laptop CPU
-    python examples/in_situ_training.py --epochs 1 --chips 2  # a quick look
+    python examples/in_situ_training.py                      # about 1.5 minutes on a 2-core CPU
+    python examples/in_situ_training.py --epochs 1 --chips 2  # smaller, 1-1.5 minutes
+
+Most of the time is compiling (each of the four parts has its own programs), so the smaller
+run saves little.
 """
 
 import argparse
@@ -14,7 +17,6 @@ import numpy as np
 import optax
 
 import analogsim as A
-from analogsim._train import spec_for, train, train_in_situ
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=10)
@@ -26,22 +28,22 @@ net = A.mlp((64, 128, 10))
 
 # 1. One chip learns: its weights exist only as its G+ conductances, updated by pulses that
 #    each device answers with its own step size, asymmetry and bounds (Gokmen & Vlasov 2016).
-spec = spec_for("gokmen_vlasov")
-one = train_in_situ(spec, net, data, chips=1, epochs=args.epochs)
+spec = A.spec_for("gokmen_vlasov")
+one = A.train_in_situ(spec, net, data, chips=1, epochs=args.epochs)
 print(
     f"one chip, in situ: test accuracy {one['test_accuracy'][0]:.3f}, {one['pulses'][0]:,} pulses"
 )
 
 # 2. A fleet learns in one vmapped run: same start, same data, different chips.
-fleet = train_in_situ(spec, net, data, chips=args.chips, epochs=args.epochs)
+fleet = A.train_in_situ(spec, net, data, chips=args.chips, epochs=args.epochs)
 g = np.asarray(fleet["state"].layers[0].devices.g[:, 0])  # (chips, 64, 128) G+ conductances
 print(f"{args.chips} chips, in situ: accuracy {np.round(fleet['test_accuracy'], 3)}")
 print(f"mean |G+ difference| between chip 0 and chip 1: {np.abs(g[0] - g[1]).mean():.2f} uS")
 
 # 3. The alternative: float weights trained through a fresh noisy PCM chip per batch, then
 #    programmed onto chips they have never seen.
-hwa = train(
-    spec_for("pcm"), net, data, mode="hardware-aware", chips=args.chips, epochs=3 * args.epochs
+hwa = A.train(
+    A.spec_for("pcm"), net, data, mode="hardware-aware", chips=args.chips, epochs=3 * args.epochs
 )
 print(f"hardware-aware on PCM chips: accuracy {np.round(hwa['test_accuracy'].values, 3)}")
 
@@ -50,7 +52,7 @@ print(f"hardware-aware on PCM chips: accuracy {np.round(hwa['test_accuracy'].val
 #    weight is a G+/G- pair climbing on both sides, refreshed (RESET, rewrite) when both are
 #    high; mixed-precision updates accumulate each change digitally and fire whole steps only
 #    (Nandakumar et al. 2020), which PCM's noisy pulses need.
-pcm = spec_for("pcm_pulsed", pulse_update="mixed-precision")
+pcm = A.spec_for("pcm_pulsed", pulse_update="mixed-precision")
 root = A.root_key(0)
 chip, state = A.init_in_situ(pcm, net, A.init_params(net, key=root), key=A.chip_key(root, 0))
 steps = len(data.y_train) // 16
@@ -59,7 +61,7 @@ opt = optax.chain(
     optax.sgd(optax.cosine_decay_schedule(0.1, steps * args.epochs)),
     A.device_update(pcm, chip),
 )
-opt_state = opt.init(A.opt_init_tree(state))
+opt_state = opt.init(A.internal.opt_init_tree(state))
 
 
 @jax.jit

@@ -1,10 +1,13 @@
 """A first analogsim script: train a network digitally, program it on analog chips, watch it drift.
 
-python examples/simulate_network.py            # 32 PCM chips, about a minute on a laptop CPU
-python examples/simulate_network.py --chips 2 --epochs 2 --out /tmp/ex   # a quick look
+    python examples/simulate_network.py                        # 40-60 s on a 2-core CPU
+    python examples/simulate_network.py --chips 2 --epochs 2   # a quick look, about 30 s
+
+It writes the figure to out/example.png (`--out` names another folder; it is created).
 """
 
 import argparse
+from pathlib import Path
 
 import jax.numpy as jnp
 
@@ -14,8 +17,10 @@ from device_models import PCM
 parser = argparse.ArgumentParser()
 parser.add_argument("--chips", type=int, default=32)
 parser.add_argument("--epochs", type=int, default=60)
-parser.add_argument("--out", default="out/example")
+parser.add_argument("--out", default="out", help="folder for the figure (created)")
 args = parser.parse_args()
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)  # before the computing, so a bad --out fails at once
 
 # 1. Train the digits MLP (64-128-10) digitally: these are the weights we will program.
 data = A.load_digits()
@@ -38,5 +43,5 @@ print(f"chip 0, one hour after programming: {float(A.accuracy(logits, data.y_tes
 ds = A.simulate(spec, net, params, data, chips=args.chips, times=[1.0, 3600.0, 86400.0, 3.15e7])
 print(ds["accuracy"].mean("chip").to_series().rename("mean accuracy over chips"))
 fig = A.plot_accuracy_vs_time(ds)
-fig.savefig(f"{args.out}.png" if not args.out.endswith(".png") else args.out)
-print("saved the figure")
+fig.savefig(out / "example.png")
+print(f"wrote {out / 'example.png'}")

@@ -1,8 +1,10 @@
 """Mortal computation, step by step: chip A learns the digits in situ; what it learned is then
 moved to 8 other chips by each strategy, and each target chip's accuracy is measured.
 
-    python examples/weight_transfer.py                # ~1.5 minutes on a 2-core CPU
-    python examples/weight_transfer.py --epochs 2     # a quicker look
+    python examples/weight_transfer.py                # about 3.5 minutes on a 2-core CPU
+
+Most of that time is compiling (every strategy has its own programs), so smaller runs save
+little: `--epochs 2` took 2.5-4.5 minutes, `--epochs 1 --chips 2` 2.5 minutes.
 
 `analogsim transfer` runs the whole experiment (every strategy, a sweep over variation, the
 figure); this script shows the same steps one by one through the Python API.
@@ -40,7 +42,8 @@ chips_b = A.draw_fleet(spec, net.shapes, keys, jnp.ones(args.chips))
 
 
 def report(name, states, cost):
-    acc = np.asarray(A.fleet_state_accuracy(spec, net, chips_b, states, x_test, y_test, keys, 1.0))
+    acc = A.internal.fleet_state_accuracy(spec, net, chips_b, states, x_test, y_test, keys, 1.0)
+    acc = np.asarray(acc)
     print(
         f"{name:>14}: targets {acc.mean():.1%} (min {acc.min():.1%}), loss "
         f"{(acc_a - acc.mean()) * 100:+.1f} points; {cost}"
@@ -69,7 +72,7 @@ report("weights", copied, f"{int(reads)} read cycles on A, {int(writes.mean())} 
 x = jnp.asarray(data.x_train)
 teacher = A.apply_analog(spec, net, chip_a, state_a, x, t=1.0, key=A.stream(root, "read"))
 loss = jax.tree_util.Partial(A.distill_loss, temperature=jnp.float32(2.0))
-states, _, pulses, _ = A.train_fleet(
+states, _, pulses, _ = A.internal.train_fleet(
     spec,
     net,
     chips_b,
@@ -87,7 +90,7 @@ report("distill", states, f"{int(pulses.mean())} pulses per chip, no labels")
 
 # 6. finetune: the weight copy, then in-situ training on 100 labelled examples.
 pick = np.random.default_rng(0).permutation(len(data.y_train))[:100]
-states, _, pulses, _ = A.train_fleet(
+states, _, pulses, _ = A.internal.train_fleet(
     spec,
     net,
     chips_b,

@@ -108,28 +108,6 @@ def test_console_script_exit_status_and_no_traceback():
     assert proc.stderr.strip() == "analogsim: error: unrecognized arguments: --bits 3"
 
 
-def test_example_runs_on_tiny_sizes(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "simulate_network.py"),
-            "--chips",
-            "2",
-            "--epochs",
-            "2",
-            "--out",
-            str(tmp_path / "fig.png"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "XLA_FLAGS": "--xla_backend_optimization_level=0"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "mean accuracy over chips" in proc.stdout
-    assert (tmp_path / "fig.png").exists()
-
-
 def test_pulsed_device_writes_pulse_response(tmp_path, capsys):
     assert main(["device", "gokmen_vlasov", "--out", str(tmp_path)]) == 0
     ds = xr.load_dataset(tmp_path / "pulse_response.nc")
@@ -220,16 +198,3 @@ def test_transfer_bad_input_exits_2_with_one_line(argv, needle, capsys, tmp_path
     err = capsys.readouterr().err.strip()
     assert needle in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-
-
-@pytest.mark.slow
-def test_weight_transfer_example_runs(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "weight_transfer.py"), "--epochs", "1"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    for name in ("conductances", "weights", "distill", "finetune"):
-        assert name in proc.stdout

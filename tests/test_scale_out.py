@@ -1,5 +1,5 @@
-"""Two local CPU processes as one JAX device group (`jax.distributed`), and the fleet-yield
-example on 4 devices: slow, kept out of CI.
+"""Two local CPU processes as one JAX device group (`jax.distributed`): slow, kept out of CI.
+(The fleet-yield example on 4 devices runs in test_examples.py.)
 
 Each process forces 2 CPU devices, so the fleet is split over 4 devices in 2 processes;
 process 0 alone prints and writes, and the result equals a one-process run.
@@ -109,20 +109,3 @@ def test_processes_launched_differently_are_refused(tmp_path):
     assert all(rc != 0 for rc, _ in results)
     assert "launched as one of 3 processes, but the group has 2" in results[1][1]
     assert not (tmp_path / "out").exists()
-
-
-def test_fleet_yield_example_on_a_small_fleet(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "ANALOGSIM_DEVICES"}
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-    proc = subprocess.run(
-        [sys.executable, "examples/fleet_yield.py", "--chips", "30", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "30 PCM chips" in proc.stdout and "within 1 pt" in proc.stdout
-    ds = xr.load_dataset(tmp_path / "fleet.nc")
-    assert ds["accuracy"].shape == (30, 2)
-    assert (tmp_path / "fleet_yield.png").stat().st_size > 10_000

@@ -211,32 +211,6 @@ def test_bad_train_command_lines(argv, needle, capsys):
     assert needle in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.slow  # 40 s in a subprocess; the in-situ API it walks through is tested above
-def test_in_situ_example_runs_on_tiny_sizes():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(root / "examples" / "in_situ_training.py"),
-            "--epochs",
-            "1",
-            "--chips",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={**os.environ, "XLA_FLAGS": "--xla_backend_optimization_level=0"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "in situ" in proc.stdout and "hardware-aware" in proc.stdout
-
-
 def test_fleet_epoch_does_not_copy_its_drawn_ahead_noise():
     """A fleet epoch draws a block's noise chip by chip and its steps take it step by step;
     XLA must not write the block's draws out once more, transposed (6% of a 16-chip step)."""

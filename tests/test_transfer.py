@@ -176,31 +176,39 @@ def test_settings_are_one_object_and_unknown_ones_are_refused():
         A.TransferSettings(distill_start="copy").check()
 
 
-def test_a_new_strategy_is_one_function_in_the_table(monkeypatch):
-    """A strategy added to the table runs like the built-in ones: here one that moves
-    nothing and measures the targets as drawn (untrained, so near chance)."""
+def test_a_new_strategy_is_one_function_in_the_table(monkeypatch, nominal):
+    """A strategy added to the table runs beside the built-in ones and is recorded under its
+    own name: here the conductance copy again, by the functions the built-in one uses. The
+    run takes its settings as one object and otherwise equals the keyword-argument run of
+    `nominal` (same shapes: it reuses that run's compiled programs)."""
     from analogsim._transfer import strategies
+    from analogsim._transfer.fleet import fleet_write_conductances
     from analogsim._transfer.run import Strategy
 
-    def untouched(run, at):
-        _, state = A.internal.init_fleet(run.spec, run.net, run.params0, run.keys_b, at.v)
-        run.record(at, "untouched", at.chips_b, state, run.source[at.vi], labels=0)
+    def again(run, at):
+        states, cycles, writes = fleet_write_conductances(
+            run.spec, at.chips_b, at.g, at.state_a, run.keys_b, run.mesh
+        )
+        cycles = cycles + at.g_cycles
+        run.record(at, "again", at.chips_b, states, run.source[at.vi], read_cycles=cycles)
+        run.cost(at, "again", device_writes=writes)
         run.bar.update(1)
 
-    monkeypatch.setitem(strategies.TABLE, "untouched", Strategy(untouched))
-    net = A.mlp((64, 16, 10))
-    settings = A.TransferSettings(epochs=2)
+    monkeypatch.setitem(strategies.TABLE, "again", Strategy(again))
+    sizes = ("chips", "variation", "seed")
+    settings = A.TransferSettings(**{k: v for k, v in SMALL.items() if k not in sizes})
     ds = transfer(
         spec_for("reram_es"),
-        net,
+        A.mlp(),
         A.load_digits(),
-        chips=2,
-        variation=(1.0,),
-        strategies=("untouched", "digital"),
+        strategies=("again", "conductances"),
         settings=settings,
+        **{k: SMALL[k] for k in sizes},
     )
-    assert list(ds["strategy"].values) == ["untouched", "digital"]
-    assert ds.attrs["epochs"] == 2 and ds.attrs["distill_examples"] > 0
-    untouched_acc = ds["target_accuracy"].sel(strategy="untouched").values
-    assert np.all(untouched_acc < ds["source_accuracy"].values[0])
-    np.testing.assert_array_equal(ds["transfer_loss"].sel(strategy="digital"), 0.0)
+    assert list(ds["strategy"].values) == ["again", "conductances"]
+    assert ds.attrs["epochs"] == SMALL["epochs"]
+    np.testing.assert_array_equal(ds["source_accuracy"], nominal["source_accuracy"])
+    for name in ("target_accuracy", "read_cycles", "device_writes"):
+        built_in = nominal[name].sel(strategy="conductances")
+        np.testing.assert_array_equal(ds[name].sel(strategy="conductances"), built_in)
+        np.testing.assert_array_equal(ds[name].sel(strategy="again"), built_in)
