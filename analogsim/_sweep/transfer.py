@@ -29,12 +29,12 @@ from .._learn.in_situ import check_in_situ_spec
 from .._learn.in_situ_fleet import TrainingError
 from .._nn.data import Dataset
 from .._nn.networks import Network
+from .._transfer.run import transfer_labels
 from .._transfer.settings import TransferSettings
 from .._transfer.transfer import (
     COSTS,
     STRATEGIES,
     check_strategies,
-    label_transfer,
     transfer,
     transfer_steps,
 )
@@ -141,7 +141,7 @@ def sweep_transfer(
         [(i, i + 1) for i in range(len(points))],
         _DIMS,
         {"variation": variation, "strategy": list(strategies), "chip": np.arange(chips)},
-        grid_labels(g),
+        {**grid_labels(g), **transfer_labels(data.name)},
     )
     chunks = Store(store, manifest, layout)
     runs = []  # per point: its values, spec, transfer settings and progress steps
@@ -213,6 +213,7 @@ def _dataset(
         dtype = np.int32 if key in _COSTS else np.float64
         variables[key] = ((*looped, *_DIMS[key]), value.astype(dtype))
     swept = list(g.values)
+    labels = {**grid_labels(g), **transfer_labels(data.name)}
     ds = experiment_dataset(
         variables,
         {
@@ -221,7 +222,7 @@ def _dataset(
             "strategy": list(strategies),
             "chip": np.arange(chips, dtype=np.int32),
         },
-        labels=grid_labels(g),
+        labels=labels,
         spec=spec,
         experiment="sweep",
         swept_experiment="transfer",
@@ -234,5 +235,4 @@ def _dataset(
     )
     if "variation" not in g.values:
         ds = ds.isel(variation=0)
-    ds = ds.transpose(*swept, ..., "strategy", "chip", missing_dims="ignore")
-    return label_transfer(ds, data.name)
+    return ds.transpose(*swept, ..., "strategy", "chip", missing_dims="ignore")

@@ -4,6 +4,7 @@ the results so far, and what every strategy shares (recording, costs, in-situ te
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -16,7 +17,7 @@ from jaxtyping import Array
 
 from .._chip.spec import HardwareSpec
 from .._chip.state import ChipState
-from .._core.dataset import experiment_dataset, label
+from .._core.dataset import experiment_dataset
 from .._core.keys import chip_key, root_key, stream
 from .._fleet.fleet import take
 from .._fleet.members import Members
@@ -56,6 +57,7 @@ class Targets:
         g, g_cycles: the source's conductances as read (averaged), and the read cycles spent.
         w, w_cycles: the source's effective weights as probed, and the read cycles spent.
         logits: the source's outputs on the distillation inputs.
+        copy_weights: writes `w` onto the targets (`copied` calls it once).
     """
 
     vi: int
@@ -69,14 +71,12 @@ class Targets:
     w_cycles: Array
     logits: Array
     copy_weights: Callable[[], tuple[ChipState, Array, Array]]
-    _copied: tuple[ChipState, Array, Array] | None = None
 
+    @functools.cached_property
     def copied(self) -> tuple[ChipState, Array, Array]:
         """A's measured weights written onto every target (states, read cycles, writes),
         computed once at this variation value and shared by the strategies that start there."""
-        if self._copied is None:
-            self._copied = self.copy_weights()
-        return self._copied
+        return self.copy_weights()
 
 
 class Run:
@@ -106,7 +106,6 @@ class Run:
         self.params0 = init_params(net, key=stream(self.root, "train", 0))
         self.key_a = stream(self.root, "source")
         self.mesh = mesh  # every fleet program splits its chips over it
-        self.members = Members(mesh=mesh)
         self.keys_b = jax.vmap(lambda i: chip_key(stream(self.root, "target"), i))(
             jnp.arange(chips, dtype=jnp.uint32)
         )
@@ -118,6 +117,11 @@ class Run:
         self.bar: Any = None  # the progress bar each step advances
         # what a strategy computes once for every variation value (keyed by its name)
         self.memo: dict[str, Any] = {}
+
+    @property
+    def members(self) -> Members:
+        """The targets (or sources) as fleet members: alike but for their keys, on the mesh."""
+        return Members(mesh=self.mesh)
 
     # --- the source chips, one per variation value, trained together ----------------------
 
@@ -275,8 +279,3 @@ def transfer_labels(dataset: str) -> dict[str, tuple[str, str]]:
         "transfer_loss": ("1", "source accuracy minus target accuracy"),
         **{name: ("1", text) for name, text in COSTS.items()},
     }
-
-
-def label_transfer(ds: xr.Dataset, dataset: str) -> xr.Dataset:
-    """Units and long names of the transfer experiment's variables (in place; returned)."""
-    return label(ds, transfer_labels(dataset))

@@ -30,7 +30,6 @@ from .._nn.data import Dataset
 from .._nn.networks import Network
 from .run import COSTS as COSTS
 from .run import Run
-from .run import label_transfer as label_transfer
 from .settings import TransferSettings
 from .strategies import TABLE
 

@@ -15,7 +15,7 @@ from ..run import Run, Strategy, Targets
 def run(run: Run, at: Targets) -> None:
     s = run.settings
     if s.distill_start == "weights":
-        state, cycles, writes = at.copied()
+        state, cycles, writes = at.copied
         run.cost(at, "distill", read_cycles=cycles + at.w_cycles, device_writes=writes)
     else:
         _, state = init_fleet(run.spec, run.net, run.params0, run.keys_b, at.v, run.members)

@@ -13,7 +13,7 @@ from ..run import Run, Strategy, Targets
 
 def run(run: Run, at: Targets) -> None:
     s = run.settings
-    state, cycles, writes = at.copied()
+    state, cycles, writes = at.copied
     run.cost(at, "finetune", read_cycles=cycles + at.w_cycles, device_writes=writes)
     n = run.data.x_train.shape[0]
     pick = np.asarray(jax.random.permutation(stream(run.root, "transfer", 3, 0), n))

@@ -7,7 +7,7 @@ from ..run import Run, Strategy, Targets
 
 
 def run(run: Run, at: Targets) -> None:
-    states, cycles, writes = at.copied()
+    states, cycles, writes = at.copied
     run.record(
         at, "weights", at.chips_b, states, run.source[at.vi], read_cycles=cycles + at.w_cycles
     )
