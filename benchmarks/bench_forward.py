@@ -27,14 +27,13 @@ can only approach it.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _record import write_record
+from _record import machine, write_record
 from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
@@ -193,20 +192,13 @@ def main() -> None:
         mlp784_b1024(args.repeats, encoding="pwm"),
         fleet256_digits(max(5, args.repeats // 3)),
     ]
-    meta = {
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "machine": platform.machine(),
-        "cpus": __import__("os").cpu_count(),
-        "jax": jax.__version__,
-    }
-    print(f"backend {meta['backend']}, {meta['cpus']} CPUs, jax {meta['jax']}")
+    where = machine()  # also the record's header (`write_record`)
+    print(f"backend {where['backend']}, {where['cpus']} CPUs, jax {jax.__version__}")
     print(
         f"{'case':<18}{'analog (ms)':>13}{'digital (ms)':>14}{'ratio':>8}"
         f"{'floor (ms)':>12}{'floor ratio':>13}{'products ratio':>16}"
     )
     for r in results:
-        r.update(meta)
         print(
             f"{r['case']:<18}{r['analog_s'] * 1e3:>13.2f}{r['digital_s'] * 1e3:>14.2f}"
             f"{r['ratio']:>8.2f}{r['floor_s'] * 1e3:>12.2f}{r['floor_ratio']:>13.2f}"
