@@ -148,15 +148,13 @@ def sweep_transfer(
     for point in points:
         values = dict(zip(looped, point, strict=True))
         spec_settings = {n: v for n, v in values.items() if n not in SETTINGS}
-        run_settings = {**fixed}
-        for n, v in values.items():
-            if n in SETTINGS:
-                run_settings[n] = int(v) if SETTINGS[n] else float(v)
-        steps = transfer_steps(variation, strategies, TransferSettings(**run_settings))
-        runs.append((values, with_values(spec, spec_settings), run_settings, steps))
+        own = {n: int(v) if SETTINGS[n] else float(v) for n, v in values.items() if n in SETTINGS}
+        settings_at = TransferSettings(**{**fixed, **own})
+        steps = transfer_steps(variation, strategies, settings_at)
+        runs.append((values, with_values(spec, spec_settings), settings_at, steps))
 
     def compute(i: int, bar: Any) -> dict[str, np.ndarray]:
-        values, point_spec, run_settings, _ = runs[i]
+        values, point_spec, settings_at, _ = runs[i]
         try:
             ds = transfer(
                 point_spec,
@@ -168,7 +166,7 @@ def sweep_transfer(
                 seed=seed,
                 bar=bar,
                 devices=devices,
-                **run_settings,
+                settings=settings_at,
             )
         except TrainingError as err:
             where = ", ".join(f"{n} = {v:g}" for n, v in values.items())
