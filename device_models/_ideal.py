@@ -41,7 +41,7 @@ class Ideal(AbstractDeviceModel):
         check_nonnegative("prog_noise_scale", self.prog_noise_scale)
         check_nonnegative("read_noise_scale", self.read_noise_scale)
 
-    def write_noise_sigma(self, g_target: Array) -> Array:
+    def programming_sigma(self, g_target: Array) -> Array:
         return jnp.zeros_like(g_target)
 
     def drifted(self, identity: DeviceIdentity, state: DeviceState, t: ArrayLike) -> Array:

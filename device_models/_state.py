@@ -1,4 +1,4 @@
-"""The state of programmed devices: what a write left behind."""
+"""The state of programmed devices: what programming left behind."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ from jaxtyping import Array, Float
 
 
 class DeviceState(eqx.Module):
-    """Conductances as written, plus the per-write random draws that play out over time.
+    """Conductances as programmed, plus what programming fixed that plays out over time.
 
     Attributes:
-        g: conductance right after the write, microsiemens (before drift or relaxation).
-        relaxation_z: a standard-normal draw per device made at the write; devices that relax
-            (RRAM) move by `relaxation_sigma(t) * relaxation_z`, so two reads at the same time see
-            the same relaxed conductance. Unused by devices without relaxation.
+        g: conductance after programming, microsiemens (before drift or relaxation).
+        relaxation_z: a standard-normal draw per device made when programming settled; devices
+            that relax (RRAM) move by `relaxation_sigma(t) * relaxation_z`, so two reads at the
+            same time see the same relaxed conductance. Unused by devices without relaxation.
+        g_target: the conductance the device was programmed to aim at, microsiemens. Published
+            drift statistics are functions of it (PCM's drift exponent). Pulsed updates move
+            `g` and leave it; no pulsed preset's read model uses it.
     """
 
     g: Float[Array, "..."]
     relaxation_z: Float[Array, "..."]
+    g_target: Float[Array, "..."]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import equinox as eqx
-import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike
+from jaxtyping import ArrayLike
 
 from ._checks import check_nonnegative, check_probability, check_range
 
@@ -19,7 +18,7 @@ class DeviceVariation(eqx.Module):
     Attributes:
         read_gain_sigma: sigma of ln(read gain); a device reads as `gain * g`, gain log-normal
             with mean 1. Acts identically on verify and compute reads, so program-and-verify
-            absorbs it.
+            (and the presets' published procedure) absorbs it; an open-loop write does not.
         range_sigma: sigma of ln(g_max_device / g_max); each device's own upper conductance bound.
         stuck_on_prob: probability that a device is stuck at its own g_max (ignores writes).
         stuck_off_prob: probability that a device is stuck at its own g_min (ignores writes).
@@ -47,13 +46,3 @@ class DeviceVariation(eqx.Module):
         check_range("iv_nonlinearity", self.iv_nonlinearity, -1.0, 1.0)
         check_nonnegative("iv_nonlinearity_sigma", self.iv_nonlinearity_sigma)
         check_nonnegative("drift_sigma_scale", self.drift_sigma_scale)
-
-
-def per_write_sigma(total: Array, g: Array, read_gain_sigma: float) -> Array:
-    """What is left of a published spread `total` (uS, measured across many devices at
-    conductance `g`) once a fixed log-normal read gain of sigma `read_gain_sigma` is carved
-    out: sqrt(max(total^2 - (sd_gain g)^2, 0)), sd_gain = sqrt(exp(sigma^2) - 1), the standard
-    deviation of a mean-one log-normal gain. Gain and per-write noise then add back to `total`.
-    """
-    sd_gain = jnp.sqrt(jnp.expm1(read_gain_sigma**2))
-    return jnp.sqrt(jnp.maximum(total**2 - (sd_gain * g) ** 2, 0.0))

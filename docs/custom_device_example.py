@@ -42,7 +42,9 @@ class RetentionDevice(dm.AbstractDeviceModel):
 
     g(t) = g_rest + (g_prog - g_rest) exp(-t / tau_i), with each device's own time constant
     tau_i = tau exp(tau_spread drift_z_i): drift_z is the device's fixed standard-normal rank
-    in its identity. Writes scatter by `write_sigma` uS, reads by `read_noise_relative` of g.
+    in its identity. Programming leaves a spread of `write_sigma` uS around the target (what its
+    source would measure after its own program-and-verify), reads scatter by
+    `read_noise_relative` of g.
     """
 
     # the five fields every device model declares (AbstractDeviceModel's abstract variables)
@@ -61,7 +63,7 @@ class RetentionDevice(dm.AbstractDeviceModel):
     name: ClassVar[str] = "retention_example"
     citation: ClassVar[str] = "worked example of the analogsim docs (illustrative, no source)"
 
-    def write_noise_sigma(self, g_target: Float[Array, "..."]) -> Float[Array, "..."]:
+    def programming_sigma(self, g_target: Float[Array, "..."]) -> Float[Array, "..."]:
         return jnp.full_like(g_target, self.write_sigma)
 
     def drifted(

@@ -1,4 +1,5 @@
-"""Programming a network onto a chip: open loop, or program-and-verify through the chip."""
+"""Programming a network onto a chip: the presets' published procedure, one open-loop write,
+or an explicit program-and-verify loop through the chip's own reads."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from device_models._checks import (
     ParameterError,
     check_finite,
     check_int_range,
-    check_nonnegative,
     check_range,
 )
 
@@ -26,7 +26,8 @@ from .read import calibration_read
 from .spec import HardwareSpec
 from .state import ChipState, LayerState
 
-ProgramMethod = Literal["open-loop", "verify"]
+ProgramMethod = Literal["published", "open-loop", "verify"]
+PROGRAM_METHODS: tuple[str, ...] = ("published", "open-loop", "verify")
 
 
 def layer_state(
@@ -57,58 +58,84 @@ def program_and_verify_counted(
     key: Array,
     iterations: int = 10,
     tolerance: ArrayLike = 0.5,
-    t_verify: ArrayLike = 1.0,
+    t_verify: ArrayLike = 1e-6,
     verify_reads: int = 4,
-    correction: ArrayLike = 0.5,
+    correction: ArrayLike = 1.0,
 ) -> tuple[DeviceState, Array]:
-    """Closed-loop write: write, read each device back through this chip, rewrite those off by
-    more than `tolerance`, up to `iterations` times.
+    """Closed-loop write: write open loop, read each device back through this chip, rewrite
+    those off by more than `tolerance`, up to `iterations` times; then programming settles.
 
     Args:
         device, identity: the device model and these devices' identity.
         g_target: target conductances (uS) as the chip's verify read should see them.
-        key: programming key; write i and verify read i take their own sub-keys.
+        key: programming key; write i and verify read i take their own sub-keys, the settling
+            after the last write `stream(key, "settle")`.
         iterations: number of verify-and-rewrite rounds after the first write (static).
         tolerance: accepted |read - target|, microsiemens.
-        t_verify: time of the verify read after each write, seconds (read noise acts).
+        t_verify: time of the verify read after each write, seconds (read noise acts); a
+            chip's verify reads microseconds after its write.
         verify_reads: reads averaged per verify (static); averaging divides the read noise by
             sqrt(verify_reads), treating successive reads as independent.
-        correction: fraction of the measured error added to the aim at each rewrite, in (0, 1].
-            1 corrects a fixed gain in one step but doubles the variance of random write
-            noise (the last write's noise is "corrected" into the next aim); 0.5 trades the two.
+        correction: fraction of the measured error each rewrite moves the device by, in (0, 1].
 
-    The rewrite aims at `previous aim + correction * (target - read)`, so a device's fixed read
-    gain is absorbed (for gains below 2 / correction, where the correction converges), while
-    write noise, read noise in the verify, each device's range and stuck devices are not. A
-    device that passes a verify is finished. With a tolerance below the verify read noise the loop
-    chases noise: average more reads or accept a wider tolerance.
+    The first write is `device.write` from scratch: the open-loop placement error, the
+    device's read gain uncorrected. Each rewrite is an incremental write by
+    `correction * (target - read)` from where the device is, landing with the device's
+    relative `step_error`, so the error shrinks geometrically and a device's fixed read gain
+    is absorbed (for gains below 2 / correction), while read noise in the verify, each
+    device's range and stuck devices are not. A device that passes a verify is finished.
+    After the last write
+    every device settles (`device.settle`): the published spread, which no verify sees, so
+    the loop converges to the published spread from above, never below. With a tolerance
+    below the verify read noise the loop chases noise: average more reads or accept a wider
+    tolerance.
 
     Returns:
         (state, writes): the devices' state and the number of device writes spent (the first
         write of every device plus every rewrite).
     """
-    check_int_range("iterations", iterations, 0, 10_000)
-    check_nonnegative("tolerance", tolerance, unit="uS")
-    check_nonnegative("t_verify", t_verify, unit="s")
-    check_int_range("verify_reads", verify_reads, 1, 10_000)
-    check_range("correction", correction, 0.0, 1.0, low_open=True)
-    state = device.program(identity, g_target, key=stream(key, "program", 0))
+    check_verify_settings(
+        iterations=iterations,
+        tolerance=tolerance,
+        t_verify=t_verify,
+        verify_reads=verify_reads,
+        correction=correction,
+    )
+    g_target = jnp.asarray(g_target, jnp.float32)
+    state = device.write(identity, g_target, key=stream(key, "program", 0))
 
-    def body(i: Array, carry: tuple[DeviceState, Array, Array, Array]):
-        state, aim, done, rewrites = carry
+    def body(i: Array, carry: tuple[DeviceState, Array, Array]):
+        state, done, rewrites = carry
         keys = jax.random.split(stream(key, "verify", i), verify_reads)
         reads = jax.vmap(lambda k: device.conductance(identity, state, t_verify, key=k))(keys)
         error = g_target - reads.mean(axis=0)
         # a device that passed a verify is finished: later reads would only chase read noise
         done = done | (jnp.abs(error) <= tolerance)
-        new_aim = jnp.where(done, aim, aim + correction * error)
-        rewritten = device.program(identity, new_aim, key=stream(key, "program", i + 1))
+        aim = state.g + correction * error
+        rewritten = device.write(identity, aim, key=stream(key, "program", i + 1), g_from=state.g)
         state = jax.tree.map(lambda old, new: jnp.where(done, old, new), state, rewritten)
-        return state, new_aim, done, rewrites + jnp.sum(~done, dtype=jnp.int32)
+        return state, done, rewrites + jnp.sum(~done, dtype=jnp.int32)
 
-    init = (state, jnp.asarray(g_target), jnp.zeros(g_target.shape, bool), jnp.int32(0))
-    state, _, _, rewrites = jax.lax.fori_loop(0, iterations, body, init)
-    return state, rewrites + g_target.size
+    init = (state, jnp.zeros(g_target.shape, bool), jnp.int32(0))
+    state, _, rewrites = jax.lax.fori_loop(0, iterations, body, init)
+    settled = device.settle(identity, state.g, g_target, key=stream(key, "settle"))
+    return settled, rewrites + g_target.size
+
+
+def check_verify_settings(
+    *,
+    iterations: int = 10,
+    tolerance: ArrayLike = 0.5,
+    t_verify: ArrayLike = 1e-6,
+    verify_reads: int = 4,
+    correction: ArrayLike = 1.0,
+) -> None:
+    """Raise a `ParameterError` naming the first program-and-verify setting out of its range."""
+    check_int_range("iterations", iterations, 0, 10_000)
+    check_range("tolerance", tolerance, 0.0, 1e3, unit="uS")
+    check_range("t_verify", t_verify, 0.0, 1e9, unit="s")
+    check_int_range("verify_reads", verify_reads, 1, 10_000)
+    check_range("correction", correction, 0.0, 1.0, low_open=True)
 
 
 def program_and_verify(
@@ -129,7 +156,7 @@ def program_chip(
     params: Sequence[dict[str, Array]],
     *,
     key: Array,
-    method: ProgramMethod = "open-loop",
+    method: ProgramMethod = "published",
     iterations: int = 10,
     tolerance: ArrayLike = 0.5,
 ) -> ChipState:
@@ -145,7 +172,7 @@ def program_chip_counted(
     params: Sequence[dict[str, Array]],
     *,
     key: Array,
-    method: ProgramMethod = "open-loop",
+    method: ProgramMethod = "published",
     iterations: int = 10,
     tolerance: ArrayLike = 0.5,
 ) -> tuple[ChipState, Array]:
@@ -156,11 +183,17 @@ def program_chip_counted(
         chip: the chip's identity (`make_chip`), one layer per entry of `params`.
         params: per layer {"w": (rows, cols), "b": (cols,)}.
         key: the chip's programming key; layer l uses `stream(key, "program", l)`.
-        method: "open-loop" (one write per device) or "verify" (program-and-verify).
+        method: "published" (the device preset's published procedure, converged: what its
+            published spreads were measured after), "open-loop" (one write per device, no
+            verify) or "verify" (an explicit program-and-verify loop, `iterations` rounds).
+            Device writes count one per device for the first two: the published procedure's
+            own rewrites are not modelled one by one.
         iterations, tolerance: program-and-verify settings (tolerance in uS).
     """
-    if method not in ("open-loop", "verify"):
-        raise ParameterError(f"method must be 'open-loop' or 'verify'; got {method!r}")
+    if method not in PROGRAM_METHODS:
+        raise ParameterError(f"method must be one of {PROGRAM_METHODS}; got {method!r}")
+    if method == "verify":
+        check_verify_settings(iterations=iterations, tolerance=tolerance)
     if len(params) != len(chip.layers):
         raise ParameterError(
             f"params has {len(params)} layers but the chip was made for {len(chip.layers)}"
@@ -189,7 +222,8 @@ def program_chip_counted(
                 tolerance=tolerance,
             )
         else:
-            devices, n = spec.device.program(layer_id.devices, g_target, key=k), g_target.size
+            devices = spec.device.program(layer_id.devices, g_target, key=k, procedure=method)
+            n = g_target.size
         layers.append(layer_state(spec, layer_id, devices, scale, b, key=k))
         writes = writes + n
     return ChipState(layers=tuple(layers)), writes

@@ -19,6 +19,12 @@ def add_parser(sub: Any) -> None:
     dev.add_argument("name")
     dev.add_argument("--devices", type=positive_int, default=100_000, help="devices per point")
     dev.add_argument("--seed", type=int, default=0)
+    dev.add_argument(
+        "--program",
+        default="published",
+        choices=["published", "open-loop"],
+        help="the preset's published programming procedure, or one open-loop write",
+    )
     dev.add_argument("--out", default="out")
     add_config_arg(dev)
 
@@ -41,12 +47,17 @@ def run(args: argparse.Namespace) -> None:
         known = ", ".join(sorted([*PRESETS, *PULSE_PRESETS]))
         raise CommandError(f"unknown device preset {args.name!r}; known presets: {known}")
     device = get_device(args.name)
-    ds = characterize_device(device, devices=args.devices, seed=args.seed)
+    ds = characterize_device(device, devices=args.devices, seed=args.seed, procedure=args.program)
     out = Path(args.out)
     ds.attrs.update(resolved_config(args))
     nc = write_dataset(ds, out / "device.nc")
     png = save_figure(plot_device(ds), out / "device.png")
     print(f"{device.name}: {device.citation}")
+    print(
+        f"programmed by the {args.program} procedure; statistics over working devices, "
+        f"stuck devices apart: on {ds['stuck_on_fraction'].values.mean():.2%}, "
+        f"off {ds['stuck_off_fraction'].values.mean():.2%} of {args.devices} per level"
+    )
     print(
         f"{'target uS':>10}{'prog mean':>11}{'prog std':>10}"
         + "".join(f"{'read@' + fmt_time(t):>14}" for t in ds["t"].values)

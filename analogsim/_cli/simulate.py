@@ -33,7 +33,25 @@ def add_parser(sub: Any) -> None:
     )
     sim.add_argument("--variation", type=float, default=1.0, help="multiplier on all variation")
     sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--program", default="open-loop", choices=["open-loop", "verify"])
+    sim.add_argument(
+        "--program",
+        default="published",
+        choices=["published", "open-loop", "verify"],
+        help="the preset's published programming procedure, one open-loop write, or an "
+        "explicit program-and-verify loop",
+    )
+    sim.add_argument(
+        "--verify-iterations",
+        type=int,
+        default=10,
+        help="rewrite rounds of --program verify (0-10000)",
+    )
+    sim.add_argument(
+        "--verify-tolerance",
+        type=float,
+        default=0.5,
+        help="accepted |read - target| of --program verify, uS (0-1000)",
+    )
     sim.add_argument("--epochs", type=positive_int, default=60, help="digital training epochs")
     sim.add_argument(
         "--weights",
@@ -49,6 +67,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from .._chip.program import check_verify_settings
     from .._core.keys import root_key
     from .._core.provenance import save_figure, write_dataset
     from .._fleet.simulate import simulate
@@ -58,6 +77,8 @@ def run(args: argparse.Namespace) -> None:
     from .._nn.networks import get_network
     from .._plot.simulate import plot_accuracy_vs_time
 
+    if args.program == "verify":  # before training: a bad setting fails at once
+        check_verify_settings(iterations=args.verify_iterations, tolerance=args.verify_tolerance)
     spec = command_spec(args, args.device, variation=args.variation, **wire_settings(args))
     net = get_network(args.network)
     data = load_digits()
@@ -80,6 +101,8 @@ def run(args: argparse.Namespace) -> None:
         times=args.times,
         seed=args.seed,
         method=args.program,
+        iterations=args.verify_iterations,
+        tolerance=args.verify_tolerance,
         chunk_size=args.chunk_size,
         progress=not args.quiet,
         devices=args.devices,

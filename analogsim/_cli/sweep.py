@@ -63,7 +63,10 @@ def add_parser(sub: Any) -> None:
         "transfer: in-situ epochs of the source chip (10)",
     )
     sw.add_argument(
-        "--program", default="open-loop", choices=["open-loop", "verify"], help="simulate only"
+        "--program",
+        default="published",
+        choices=["published", "open-loop", "verify"],
+        help="simulate only",
     )
     sw.add_argument(
         "--strategies",

@@ -21,6 +21,7 @@ STREAMS: dict[str, int] = {
     "target": 9,
     "probe": 10,
     "transfer": 11,
+    "settle": 12,
 }
 
 

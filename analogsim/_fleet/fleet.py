@@ -31,15 +31,26 @@ def chip_accuracy(
     x: Array,
     y: Array,
     *,
-    method: ProgramMethod = "open-loop",
+    method: ProgramMethod = "published",
+    iterations: int = 10,
+    tolerance: float = 0.5,
 ) -> Array:
     """Test accuracy of chip `index` at each of `times` (seconds), shape (len(times),).
 
-    The chip's identity, programming and reads derive from `chip_key(root, index)` alone.
+    The chip's identity, programming and reads derive from `chip_key(root, index)` alone;
+    `method`, `iterations` and `tolerance` (uS) as `program_chip` takes them.
     """
     ck = chip_key(root, index)
     chip = make_chip(spec, net.shapes, key=stream(ck, "identity"))
-    state = program_chip(spec, chip, params, key=stream(ck, "program"), method=method)
+    state = program_chip(
+        spec,
+        chip,
+        params,
+        key=stream(ck, "program"),
+        method=method,
+        iterations=iterations,
+        tolerance=tolerance,
+    )
 
     def at(j: Array, t: Array) -> Array:
         logits = apply_analog(spec, net, chip, state, x, t=t, key=stream(ck, "read", j))
@@ -58,16 +69,31 @@ def fleet_accuracy(
     times: Array,
     x: Array,
     y: Array,
-    method: ProgramMethod = "open-loop",
+    method: ProgramMethod = "published",
     mesh: Mesh | None = None,
+    verify: tuple[int, float] = (10, 0.5),
 ) -> Array:
     """`chip_accuracy` of the chips `indices` (one compiled program), shape (chips, times),
     the chips split over `mesh` (`fleet_vmap`; None: one device).
 
     Module-level, so repeated calls with new numbers (another seed, spec value or time grid
     of the same length) reuse the compiled program instead of tracing a fresh closure.
+    `verify`: (iterations, tolerance in uS) of `method="verify"`.
     """
-    one = lambda i: chip_accuracy(spec, net, params, root, i, times, x, y, method=method)
+    iterations, tolerance = verify
+    one = lambda i: chip_accuracy(
+        spec,
+        net,
+        params,
+        root,
+        i,
+        times,
+        x,
+        y,
+        method=method,
+        iterations=iterations,
+        tolerance=tolerance,
+    )
     return fleet_vmap(one, mesh)(indices)
 
 

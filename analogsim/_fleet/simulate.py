@@ -11,7 +11,7 @@ from jaxtyping import Array
 
 from device_models._checks import ParameterError, check_int_range, check_nonnegative
 
-from .._chip.program import ProgramMethod
+from .._chip.program import PROGRAM_METHODS, ProgramMethod, check_verify_settings
 from .._chip.spec import HardwareSpec
 from .._core.dataset import experiment_dataset
 from .._core.keys import root_key
@@ -34,7 +34,9 @@ def simulate(
     chips: int = 16,
     times: Sequence[float] = DEFAULT_TIMES,
     seed: int = 0,
-    method: ProgramMethod = "open-loop",
+    method: ProgramMethod = "published",
+    iterations: int = 10,
+    tolerance: float = 0.5,
     chunk_size: int = 64,
     progress: bool = False,
     devices: int | None = None,
@@ -48,7 +50,9 @@ def simulate(
         chips: fleet size; chip i is `chip_key(root_key(seed), i)` whatever the fleet size.
         times: seconds after programming at which the chips are read.
         seed: root seed of the chips.
-        method: "open-loop" or "verify" (program-and-verify).
+        method: "published", "open-loop" or "verify" (`program_chip`).
+        iterations, tolerance: the verify loop's rounds and accepted error (uS), for
+            `method="verify"`.
         chunk_size: chips per compiled call (bounds memory; results do not depend on it).
         progress: show a progress bar over chips.
         devices: each chunk's chips are split over this many devices (all JAX sees by
@@ -62,6 +66,10 @@ def simulate(
     if len(times) == 0:
         raise ParameterError("times must hold at least one time")
     check_nonnegative("times", np.asarray(times, np.float64), unit="s")
+    if method not in PROGRAM_METHODS:
+        raise ParameterError(f"method must be one of {PROGRAM_METHODS}; got {method!r}")
+    if method == "verify":
+        check_verify_settings(iterations=iterations, tolerance=tolerance)
     data = data.for_network(net)
     x, y = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     t = jnp.asarray(times, jnp.float32)
@@ -69,7 +77,8 @@ def simulate(
     mesh = chip_mesh(devices)
     digital = float(accuracy(apply_digital(net, params, x), y))
 
-    run = lambda idx: fleet_accuracy(spec, net, params, root, idx, t, x, y, method, mesh)
+    verify = (iterations, float(tolerance))
+    run = lambda idx: fleet_accuracy(spec, net, params, root, idx, t, x, y, method, mesh, verify)
     with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
         acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update, mesh=mesh)
     return experiment_dataset(
@@ -86,7 +95,15 @@ def simulate(
         seed=seed,
         chips=chips,
         program_method=method,
+        **verify_attrs(method, iterations, tolerance),
     )
+
+
+def verify_attrs(method: str, iterations: int, tolerance: float) -> dict[str, object]:
+    """The verify loop's settings as dataset attributes, when the loop ran."""
+    if method != "verify":
+        return {}
+    return {"verify_iterations": iterations, "verify_tolerance_uS": float(tolerance)}
 
 
 def accuracy_labels(dataset: str) -> dict[str, tuple[str, str]]:

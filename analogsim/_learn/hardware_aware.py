@@ -70,8 +70,9 @@ def hardware_aware_loss(
     y: Array,
     key: Array,
 ) -> Array:
-    """Cross-entropy of `params` written open loop onto a fresh chip drawn from `key` and read
-    `t` seconds later: the chip identity from `fold_in(key, 0)`, the write from 1, the read 2."""
+    """Cross-entropy of `params` programmed (the preset's published procedure) onto a fresh
+    chip drawn from `key` and read `t` seconds later: the chip identity from `fold_in(key, 0)`,
+    the programming from 1, the read 2."""
     chip = make_chip(spec, net.shapes, key=fold_in(key, 0))
     state = program_chip(spec, chip, params, key=fold_in(key, 1))
     logits = apply_analog(spec, net, chip, state, x, t=t, key=fold_in(key, 2))

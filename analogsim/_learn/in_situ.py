@@ -53,7 +53,8 @@ def init_in_situ(
     *,
     key: Array,
 ) -> tuple[ChipIdentity, ChipState]:
-    """Draw chip `key` and write the starting weights `params` onto it (one open-loop write).
+    """Draw chip `key` and write the starting weights `params` onto it (the read model's published
+    programming procedure).
 
     The digital scale of each layer is 4 max|w| of its starting weights, so they use the
     middle half of the devices' range and training has room on both sides.

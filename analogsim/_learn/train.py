@@ -105,7 +105,8 @@ def train(
 
     - in-situ: each chip learns on itself (`train_in_situ`), SGD, batch 16, lr 0.2;
     - hardware-aware: one set of float weights trained through a fresh chip per batch (Adam,
-      batch 64, lr 3e-3), then programmed open loop onto each chip and read at t = 1 s;
+      batch 64, lr 3e-3), then programmed onto each chip (the preset's published procedure)
+      and read at t = 1 s;
     - digital: float weights (Adam), copied bit for bit to `chips` digital replicas.
 
     The chips are split over `devices` devices (all JAX sees by default); identities are the
@@ -186,7 +187,7 @@ def train(
             t = jnp.ones(1, jnp.float32)  # read 1 s after programming
             root, mesh = root_key(seed), chip_mesh(devices)
             run = lambda idx: fleet_accuracy(
-                spec, net, params, root, idx, t, x_test, y_test, "open-loop", mesh
+                spec, net, params, root, idx, t, x_test, y_test, "published", mesh
             )
             acc = fleet_map(run, chips, chunk_size=chips, mesh=mesh)[:, 0]
     ds = experiment_dataset(

@@ -19,7 +19,10 @@ def plot_device(ds: xr.Dataset) -> Figure:
     fig = Figure(figsize=(15 if hist else 10, 4))
     axes = fig.subplots(1, 3 if hist else 2)
     ax1, ax2 = axes[0], axes[-1]
-    ax1.plot(g, ds["prog_std"].values, "o-", label="std after one write")
+    procedure = ds.attrs.get("procedure", "open-loop")  # older datasets: one open-loop write
+    after = "one write" if procedure == "open-loop" else "programming as published"
+    working = " (working devices)" if "stuck_on_fraction" in ds else ""
+    ax1.plot(g, ds["prog_std"].values, "o-", label=f"std after {after}{working}")
     ax1.plot(g, ds["prog_mean"].values - g, "s--", label="mean error (mean - target)")
     ax1.axhline(0, color="k", lw=0.8)
     ax1.set_xlabel("target conductance (uS)")
@@ -62,13 +65,31 @@ def _level_histograms(ax, ds: xr.Dataset, shown: np.ndarray, cmap) -> None:
         ax.plot(g, prog, color=color, lw=1)
         ax.plot(g, ds["read_density"].values[j], color=color, lw=1, ls="--")
     last = _fmt_seconds(float(ds["t"].values[-1]))
-    ax.plot([], [], "k-", lw=1, label="after the write")
+    ax.plot([], [], "k-", lw=1, label="programmed")
     ax.plot([], [], "k--", lw=1, label=f"read {last} later")
+    _mark_stuck(ax, ds)
     ax.set_xlabel("conductance (uS)")
     ax.set_ylabel("density (1/uS)")
     ax.set_title("Conductance per programmed level", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def _mark_stuck(ax, ds: xr.Dataset) -> None:
+    """Stuck devices apart from the working devices' densities: a line where they sit, with
+    their share of all devices (datasets written before stuck devices were counted: none)."""
+    for kind, color in (("on", "tab:red"), ("off", "tab:gray")):
+        name = f"stuck_{kind}_fraction"
+        if name not in ds:
+            continue
+        fraction = float(ds[name].values.mean())
+        where = ds[f"stuck_{kind}_g"].values
+        if fraction == 0.0 or not np.isfinite(where).any():
+            continue
+        ax.axvline(float(np.nanmean(where)), color=color, lw=1.5, ls=":")
+        ax.plot(
+            [], [], color=color, lw=1.5, ls=":", label=f"stuck {kind}: {fraction:.2%} of devices"
+        )
 
 
 def _fmt_seconds(t: float) -> str:

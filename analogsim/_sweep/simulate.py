@@ -77,7 +77,7 @@ def sweep_simulate(
     *,
     chips: int = 64,
     seed: int = 0,
-    method: ProgramMethod = "open-loop",
+    method: ProgramMethod = "published",
     chunk_size: int | None = None,
     store: str | Path | None = None,
     progress: bool = False,

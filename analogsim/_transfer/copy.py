@@ -142,7 +142,8 @@ def match_weights(
     moves by `correction * error`, rewrite the pairs still off by more than `tolerance`
     (normalized weight units), `iterations` rounds. This absorbs B's read gains, ADC and DAC
     gains, and a stuck or bounded device (when a pair's error stalls, its other device takes
-    over); not a pair both of whose devices are stuck, nor the I-V law away from full scale.
+    over); not a pair both of whose devices are stuck, nor the I-V law away from full scale,
+    nor the published spread that settles after the last write (`AbstractDeviceModel.settle`).
 
     Returns:
         (state, read cycles, device writes) of this layer.
@@ -151,7 +152,7 @@ def match_weights(
     g_lo, g_hi = conductance_span(spec)
     span = g_hi - g_lo
     aims, carrier = _reference_targets(spec, w_target)
-    first = spec.device.program(layer.devices, aims, key=stream(key, "program", 0))
+    first = spec.device.write(layer.devices, aims, key=stream(key, "program", 0))
 
     def state_of(devices: DeviceState) -> LayerState:
         return LayerState(devices=devices, scale=scale, bias=bias, drift_reference=jnp.float32(1.0))
@@ -168,7 +169,9 @@ def match_weights(
         stalled = ~done & (jnp.abs(error) > 0.9 * jnp.abs(last))
         carrier = jnp.where(stalled, -carrier[::-1], carrier)
         aims = jnp.where(done, aims, aims + correction * span * error * carrier)
-        rewritten = spec.device.program(layer.devices, aims, key=stream(key, "program", i + 1))
+        rewritten = spec.device.write(
+            layer.devices, aims, key=stream(key, "program", i + 1), g_from=devices.g
+        )
         rewrite = ~done & (carrier != 0)
         devices = jax.tree.map(lambda old, new: jnp.where(rewrite, new, old), devices, rewritten)
         writes = writes + jnp.sum(rewrite, dtype=jnp.int32)
@@ -183,7 +186,9 @@ def match_weights(
         jnp.zeros(w_target.shape, bool),
         jnp.int32(2 * w_target.size),
     )
-    devices, *_, writes = jax.lax.fori_loop(0, iterations, body, init)
+    devices, aims, *_, writes = jax.lax.fori_loop(0, iterations, body, init)
+    # after the last write the devices settle by the published spread, which no probe saw
+    devices = spec.device.settle(layer.devices, devices.g, aims, key=stream(key, "settle"))
     state = layer_state(spec, layer, devices, scale, bias, key=stream(key, "calibrate"))
     return state, jnp.int32(iterations * probe_cycles(rows, probes)), writes
 

@@ -16,7 +16,7 @@ class TransferSettings:
         epochs, learning_rate, batch_size: in-situ training of the source (plain SGD), and
             the learning rate and batch of the strategies that train targets in situ.
         distill_start: "weights" (the `weights` copy) or "scratch" (the source's starting
-            weights, written open loop) as the distillation student's start.
+            weights, programmed as published) as the distillation student's start.
         distill_epochs, distill_examples, distill_batch_size, temperature: distillation on
             the first `distill_examples` training inputs (None: all of them), no labels, soft
             targets at `temperature` from one read of the source. Its batches are larger than
