@@ -40,6 +40,18 @@ BAD = [
         "learning_rate",
         lambda: train_digital(A.mlp(), load_digits(), key=jax.random.key(0), learning_rate=-1.0),
     ),
+    ("open_loop_ratio must be in", lambda: dm.PCM(open_loop_ratio=-1.0)),
+    ("step_error must be in", lambda: dm.RRAM(step_error=2.0)),
+    ("procedure must be one of", lambda: characterize_device(dm.PCM(), procedure="magic")),
+    (
+        "procedure must be one of",
+        lambda: dm.PCM().program(
+            dm.PCM().draw_identity((3,), key=jax.random.key(0)),
+            jnp.ones(3),
+            key=jax.random.key(1),
+            procedure="twice",
+        ),
+    ),
     ("devices", lambda: characterize_device(dm.PCM(), devices=0)),
     ("times", lambda: characterize_device(dm.PCM(), times=[-1.0])),
 ]
@@ -79,14 +91,23 @@ def test_bad_weights_are_refused_when_programming():
         A.program_chip(spec, chip, wrong, key=jax.random.key(0))
     with pytest.raises(dm.ParameterError, match="method"):
         A.program_chip(spec, chip, params, key=jax.random.key(0), method="magic")
-    with pytest.raises(dm.ParameterError, match="tolerance"):
-        A.program_and_verify(
-            dm.PCM(),
-            chip.layers[0].devices,
-            jnp.ones((2, 8, 6)),
-            key=jax.random.key(0),
-            tolerance=-1.0,
-        )
+    for setting, value in [
+        ("tolerance", -1.0),
+        ("iterations", -1),
+        ("verify_reads", 0),
+        ("correction", 1.5),
+        ("t_verify", -1.0),
+    ]:
+        with pytest.raises(dm.ParameterError, match=f"{setting} must be"):
+            A.program_and_verify(
+                dm.PCM(),
+                chip.layers[0].devices,
+                jnp.ones((2, 8, 6)),
+                key=jax.random.key(0),
+                **{setting: value},
+            )
+    with pytest.raises(dm.ParameterError, match="iterations must be"):
+        A.program_chip(spec, chip, params, key=jax.random.key(0), method="verify", iterations=-2)
 
 
 def test_layer_shapes_are_checked():

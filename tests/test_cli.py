@@ -85,10 +85,20 @@ def test_devices_lists_presets(capsys):
         (["simulate", "--variation", "-1", "--epochs", "1"], "variation must be in"),
         (["simulate", "--network", "vgg"], "--network"),
         (["device", "nope"], "known presets"),
+        (
+            ["simulate", "--program", "verify", "--verify-tolerance", "-1"],
+            "tolerance must be in [0, 1000] uS",
+        ),
+        (
+            ["simulate", "--program", "verify", "--verify-iterations", "-3"],
+            "iterations must be",
+        ),
+        (["simulate", "--program", "magic"], "--program"),
         (["frobnicate"], "invalid choice"),
     ],
 )
 def test_bad_command_lines_exit_2_with_one_line(argv, needle, capsys, tmp_path):
+    """A bad setting fails before any work (the verify settings before digital training)."""
     assert main([*argv, "--out", str(tmp_path)] if argv[0] != "frobnicate" else argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err
