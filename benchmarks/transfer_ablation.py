@@ -1,5 +1,6 @@
 """Which device-to-device spread makes the copies fail: the nominal transfer loss of the
-`conductances` and `weights` strategies with each spread of reram_es set to zero in turn.
+`conductances` and `weights` strategies with each spread of reram_es set to zero in turn, and
+the published programming spread (which every write settles by) set to zero.
 
     python benchmarks/transfer_ablation.py [--chips 8] [--epochs 5] [--json FILE]
 
@@ -37,6 +38,18 @@ def _zeroed(spec: A.HardwareSpec) -> dict[str, A.HardwareSpec]:
                 pulses, dw_min_dtod=0.0, up_down_dtod=0.0, w_min_dtod=0.0, w_max_dtod=0.0
             ),
         ),
+        # not a device-to-device spread: the published spread every write settles by
+        "no programming spread": dataclasses.replace(
+            spec, device=dataclasses.replace(device, prog_noise_scale=0.0)
+        ),
+        "no stuck devices, no programming spread": dataclasses.replace(
+            spec,
+            device=dataclasses.replace(
+                device,
+                prog_noise_scale=0.0,
+                variation=dataclasses.replace(variation, stuck_on_prob=0.0, stuck_off_prob=0.0),
+            ),
+        ),
     }
 
 
@@ -48,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     net, data = A.mlp(), A.load_digits()
     rows = {}
-    print(f"{'':<30}{'source':>8}{'conductances':>14}{'weights':>9}")
+    print(f"{'':<42}{'source':>8}{'conductances':>14}{'weights':>9}")
     for name, spec in _zeroed(A.spec_for("reram_es")).items():
         ds = A.transfer(
             spec,
@@ -66,7 +79,7 @@ def main() -> None:
         }
         r = rows[name]
         src = r["source_accuracy"] * 100
-        print(f"{name:<30}{src:>7.1f}%{r['conductances']:>14.1f}{r['weights']:>9.1f}", flush=True)
+        print(f"{name:<42}{src:>7.1f}%{r['conductances']:>14.1f}{r['weights']:>9.1f}", flush=True)
     if args.json:
         write_record(
             args.json,
