@@ -15,8 +15,8 @@ class DeviceState(eqx.Module):
             that relax (RRAM) move by `relaxation_sigma(t) * relaxation_z`, so two reads at the
             same time see the same relaxed conductance. Unused by devices without relaxation.
         g_target: the conductance the device was programmed to aim at, microsiemens. Published
-            drift statistics are functions of it (PCM's drift exponent). Pulsed updates move
-            `g` and leave it; no pulsed preset's read model uses it.
+            drift statistics are functions of it (PCM's drift exponent). A pulsed update
+            (in-situ training) sets it to the conductance the pulses left.
     """
 
     g: Float[Array, "..."]

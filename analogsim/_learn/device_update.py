@@ -82,9 +82,10 @@ def apply_to_devices(
         else:
             u = None if uniforms is None else uniforms[index]
             g, f, r = pulsed_update(*args, key=keys[index], max_pulses=max_pulses, uniforms=u)
-        layers.append(
-            eqx.tree_at(lambda s: (s.devices.g, s.bias), sl, (g, sl.bias + updates["b"][index]))
-        )
+        # a device moved by pulses sits where its last programming put it: drift statistics
+        # that depend on the programmed level (PCM's exponent) follow it
+        moved = lambda s: (s.devices.g, s.devices.g_target, s.bias)
+        layers.append(eqx.tree_at(moved, sl, (g, g, sl.bias + updates["b"][index])))
         fired, refreshed = fired + f, refreshed + r
     return ChipState(layers=tuple(layers)), fired, refreshed
 
