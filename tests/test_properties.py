@@ -242,6 +242,10 @@ def out_of_range(spec: A.HardwareSpec, key: str) -> st.SearchStrategy | None:
         return NONPOSITIVE
     if key == "g_max_fraction":
         return st.one_of(NONPOSITIVE, ABOVE_ONE)
+    if key == "open_loop_ratio":
+        return st.one_of(NEGATIVE, st.floats(min_value=100.0, exclude_min=True))
+    if key == "step_error":
+        return st.one_of(NEGATIVE, ABOVE_ONE)
     if key == "iv_nonlinearity":
         return st.one_of(st.floats(max_value=-1.0, exclude_max=True), ABOVE_ONE)
     if key == "up_down":

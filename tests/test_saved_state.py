@@ -58,6 +58,21 @@ def test_chip_round_trip_is_exact_and_byte_identical(saved_chip, tmp_path):
         assert "key" in f.files and any(n.startswith("state/") for n in f.files)
 
 
+def test_chips_saved_before_devices_kept_their_target_still_load(saved_chip, tmp_path):
+    """A chip file written before `DeviceState.g_target` existed (issue 23) loads, each
+    device's target taken from its conductance: what drift followed when it was saved."""
+    from analogsim._learn.saved_state import _read, _write
+
+    path = save_chip(tmp_path / "new.npz", saved_chip)
+    meta, arrays = _read(path, "chip")
+    old = {name: a for name, a in arrays.items() if not name.endswith("/g_target")}
+    assert len(old) < len(arrays)
+    meta = {k: v for k, v in meta.items() if k != "arrays"}
+    loaded = load_chip(_write(tmp_path / "old.npz", meta, old))
+    for layer in loaded.state.layers:
+        np.testing.assert_array_equal(layer.devices.g_target, layer.devices.g)
+
+
 def test_network_round_trip_is_exact_and_byte_identical(tmp_path):
     params = [{k: np.asarray(v) for k, v in p.items()} for p in tiny_params(3)]
     first = save_network(tmp_path / "a.npz", SavedNetwork(TINY_NET, params, {"seed": 3}))

@@ -108,6 +108,7 @@ def load_chip(path: str | Path) -> SavedChip:
     identity_t, state_t = jax.eval_shape(lambda k: _fresh_chip(spec, net, k), jax.random.key(0))
     trees = {"identity": identity_t, "state": state_t}
     names = {part: [f"{part}{n}" for n, _ in _named_leaves(t)] for part, t in trees.items()}
+    _fill_g_target(names["state"], arrays)
     if sorted(names["identity"] + names["state"]) != sorted(arrays):
         raise StateFileError(f"{path}: its arrays do not fit a {net.name} chip of this spec")
     restored = {}
@@ -230,6 +231,17 @@ def _read(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, np.nda
 
 def _sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(array).tobytes(order="C")).hexdigest()
+
+
+def _fill_g_target(names: list[str], arrays: dict[str, np.ndarray]) -> None:
+    """Chips saved before devices kept their programming target (issue 23) have no
+    `.../g_target` arrays: take each from the device's conductance beside it, which is what
+    drift followed when they were saved."""
+    for name in names:
+        if name.endswith("/g_target") and name not in arrays:
+            g = name.removesuffix("_target")
+            if g in arrays:
+                arrays[name] = arrays[g]
 
 
 def _named_leaves(tree: Any) -> list[tuple[str, Any]]:
