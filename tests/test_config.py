@@ -67,7 +67,10 @@ def test_device_characterization_reruns_identically(tmp_path):
         ("[hardware]\nstuck_on_prob = 2.0\n", "stuck_on_prob must be in [0, 1]; got 2.0"),
         ("[hardware]\nadc_bits = 30\n", "adc_bits must be an integer in [1, 24]"),
         ("[hardware]\ndevice = 'pcx'\n", "did you mean 'pcm'"),
-        ("[experiment]\nprogram = 'closed'\n", "program must be one of published, open-loop, verify"),
+        (
+            "[experiment]\nprogram = 'closed'\n",
+            "program must be one of published, open-loop, verify",
+        ),
         ("[experiment]\nseed = \"__import__('os').system('x')\"\n", "experiment.seed: not a"),
         ("[grid]\nvariation = [0, 1]\n", "[grid] is for sweeps"),
         ("[experiment\nchips = 3\n", "not valid TOML"),

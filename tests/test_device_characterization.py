@@ -31,6 +31,7 @@ Stuck devices are left out of every mean and std.
 
 import numpy as np
 import pytest
+from published_formulas import wan_spread
 from scipy import special
 
 import device_models as dm
@@ -70,14 +71,6 @@ RRAM = dict(
     stuck_on=0.01,
     stuck_off=0.02,
     read_relative=0.01,
-)
-# aihwkit ReRamWan2022NoiseModel (Wan et al., Nature 2022): sigma in uS of x = g / 40 uS,
-# lowest order first, at 1 s, 1 day and 2 days after write-verify.
-WAN2022_TIMES = (1.0, 86400.0, 172800.0)
-WAN2022_COEFFS = (
-    (0.348, 16.030, -43.853, 45.393, -16.815),
-    (0.701, 22.086, -50.773, 47.095, -16.458),
-    (0.782, 20.274, -43.507, 37.062, -11.934),
 )
 
 
@@ -126,15 +119,7 @@ def pcm_read_log_term(t):
     return np.sqrt(max(np.log((t + PCM["t_read"]) / (2.0 * PCM["t_read"])), 0.0))
 
 
-def rram_spread(g, t):
-    """Wan et al. spread, uS: the three fits, piecewise linear in log10 t, t in [1, 172800]."""
-    x = np.clip(g / 40.0, 0.0, 1.0)
-    s = [np.maximum(np.polynomial.polynomial.polyval(x, c), 0.0) for c in WAN2022_COEFFS]
-    lt = np.log10(np.clip(t, WAN2022_TIMES[0], WAN2022_TIMES[-1]))
-    l0, l1, l2 = np.log10(WAN2022_TIMES)
-    if lt <= l1:
-        return s[0] + (lt - l0) / (l1 - l0) * (s[1] - s[0])
-    return s[1] + (lt - l1) / (l2 - l1) * (s[2] - s[1])
+rram_spread = wan_spread  # Wan et al. 2022 spread, uS, on the preset's 40 uS range
 
 
 def rram_sigma_pub(g):

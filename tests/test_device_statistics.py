@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from published_formulas import FIT_TIMES, RRAM_G_MAX, wan_spread, wan_spread_at_fit
 from scipy import stats
 
 import device_models as dm
@@ -32,16 +33,7 @@ PCM_T_READ = 250e-9
 PCM_GAIN_SIGMA = 0.025  # the preset's read-gain spread (log-normal sigma)
 PCM_OPEN_LOOP_RATIO = 3.0
 
-RRAM_G_MAX = 40.0
 RRAM_GAIN_SIGMA = 0.02
-# aihwkit ReRamWan2022NoiseModel.coeff_dic, exactly as aihwkit writes it (highest order first,
-# reversed), sigma in uS of x = g / 40 uS.
-WAN2022_COEFFS = {
-    1.0: [-16.815, 45.393, -43.853, 16.030, 0.348][::-1],
-    3600 * 24.0: [-16.458, 47.095, -50.773, 22.086, 0.701][::-1],
-    3600 * 24.0 * 2: [-11.934, 37.062, -43.507, 20.274, 0.782][::-1],
-}
-FIT_TIMES = sorted(WAN2022_COEFFS)
 
 
 def sigma_prog(x):
@@ -77,22 +69,6 @@ def pcm_q_s(x):
 def pcm_read_sigma(g_t, g_prog, t):
     log_term = np.maximum(np.log((t + PCM_T_READ) / (2 * PCM_T_READ)), 0.0)
     return np.abs(g_t) * pcm_q_s(g_prog / PCM_G_MAX) * np.sqrt(log_term)
-
-
-def wan_spread_at_fit(g, t_fit, g_max=RRAM_G_MAX):
-    x = np.clip(g / g_max, 0.0, 1.0)
-    sig = np.polynomial.polynomial.polyval(x, WAN2022_COEFFS[t_fit])
-    return np.maximum(sig, 0.0) * g_max / 40.0
-
-
-def wan_spread(g, t, g_max=RRAM_G_MAX):
-    """Linear in log t between the fit times, constant outside them (RRAM docstring)."""
-    s = [wan_spread_at_fit(g, tf, g_max) for tf in FIT_TIMES]
-    lt = np.log10(np.clip(t, FIT_TIMES[0], FIT_TIMES[-1]))
-    l0, l1, l2 = np.log10(FIT_TIMES)
-    if lt <= l1:
-        return s[0] + (lt - l0) / (l1 - l0) * (s[1] - s[0])
-    return s[1] + (lt - l1) / (l2 - l1) * (s[2] - s[1])
 
 
 def gain_sd(log_sigma):
