@@ -84,11 +84,10 @@ def program_and_verify_counted(
     relative `step_error`, so the error shrinks geometrically and a device's fixed read gain
     is absorbed (for gains below 2 / correction), while read noise in the verify, each
     device's range and stuck devices are not. A device that passes a verify is finished.
-    After the last write
-    every device settles (`device.settle`): the published spread, which no verify sees, so
-    the loop converges to the published spread from above, never below. With a tolerance
-    below the verify read noise the loop chases noise: average more reads or accept a wider
-    tolerance.
+    After the last write every device settles (`device.settle`): the published spread, which
+    no verify sees, so the loop converges to the published spread from above, never below.
+    With a tolerance below the verify read noise the loop chases noise: average more reads or
+    accept a wider tolerance.
 
     Returns:
         (state, writes): the devices' state and the number of device writes spent (the first

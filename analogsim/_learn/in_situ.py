@@ -53,8 +53,8 @@ def init_in_situ(
     *,
     key: Array,
 ) -> tuple[ChipIdentity, ChipState]:
-    """Draw chip `key` and write the starting weights `params` onto it (the read model's published
-    programming procedure).
+    """Draw chip `key` and program the starting weights `params` onto it (the read model's
+    published procedure).
 
     The digital scale of each layer is 4 max|w| of its starting weights, so they use the
     middle half of the devices' range and training has room on both sides.
