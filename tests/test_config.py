@@ -99,6 +99,51 @@ def test_rerun_refuses_files_without_a_record(tmp_path, capsys):
     assert main(["rerun", str(tmp_path / "missing.nc")]) == 2
 
 
+GOOD_CONFIG = '[hardware]\ndevice = "pcm"\n\n[experiment]\nchips = 2\n'
+
+
+@pytest.mark.parametrize(
+    "command,config,needle",
+    [
+        (
+            "simulate --coordinator 127.0.0.1:9 --num-processes 2 --process-id 1",
+            GOOD_CONFIG,
+            "a record never carries options",
+        ),
+        ("simulate --weights /tmp/x.npz", GOOD_CONFIG, "a record never carries options"),
+        ("rerun", GOOD_CONFIG, "is not a command analogsim records"),
+        ("python", GOOD_CONFIG, "is not a command analogsim records"),
+        ("sweep os", GOOD_CONFIG, "sweeps are of simulate, train or transfer"),
+        ("device ../../evil", GOOD_CONFIG, "is not a device preset"),
+        ("simulate", '[experiment]\ncoordinator = "127.0.0.1:9"\n', "experiment.coordinator"),
+        ("simulate", "[experiment]\nnum-processes = 2\n", "experiment.num-processes"),
+        ("simulate", "[experiment]\ndevices = 8\n", "experiment.devices"),
+        ("simulate", '[experiment]\nout = "/etc"\n', "experiment.out"),
+        ("simulate", "[evil]\nx = 1\n", "[evil] is not a table analogsim writes"),
+        ("simulate", "not toml = = 1", "analogsim_config is not valid TOML"),
+    ],
+)
+def test_rerun_treats_the_record_as_untrusted(
+    command, config, needle, tmp_path, capsys, monkeypatch
+):
+    """A dataset is data, never a program: an edited record is refused, naming the field,
+    before anything runs (no process group is joined, no option of the record is parsed)."""
+    import analogsim._fleet.distributed as distributed
+
+    def joined(*args, **kwargs):
+        raise AssertionError("rerun joined a process group from a dataset's record")
+
+    monkeypatch.setattr(distributed, "initialize_distributed", joined)
+    path = tmp_path / "crafted.nc"
+    attrs = {"analogsim_command": command, "analogsim_config": config}
+    xr.Dataset({"a": ("x", [1.0])}, attrs=attrs).to_netcdf(path, engine="scipy")
+    assert main(["rerun", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and str(path) in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow  # 27 s: three sweeps and a subprocess; in-process resume is tested in CI
 def test_a_sweep_killed_mid_run_resumes_to_the_uninterrupted_dataset_and_reruns(tmp_path):
     sweep = ["sweep", "simulate", "--param", "variation=0:2:8", "--chips", "3"]

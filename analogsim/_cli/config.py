@@ -54,6 +54,10 @@ NOT_SETTINGS = {
 }
 # commands whose positional argument is part of the command to rerun
 POSITIONAL = {"sweep": "experiment", "device": "name"}
+# the commands that record themselves in the datasets they write (`resolved_config`)
+RECORDED = ("chip", "device", "simulate", "sweep", "train", "transfer")
+# settings a record never carries: where a run connects to and which process it is
+PROCESS_SETTINGS = {"coordinator", "num_processes", "process_id", "config", "out"}
 
 
 def _not_settings(command: str) -> set[str]:
@@ -211,7 +215,14 @@ def _toml_value(value: Any) -> str:
 
 def rerun_argv(path: str | Path, out: str, folder: str) -> list[str]:
     """The command line that reproduces the dataset at `path` into `out` (its configuration
-    is written to a file in `folder`)."""
+    is written to a file in `folder`).
+
+    A dataset is data, never a program: its record is untrusted input. The recorded command
+    must be one of `RECORDED` with nothing but its own positional (a sweep's experiment, a
+    device preset's name), never an option; the recorded configuration must be TOML whose
+    settings the command takes, never a host address or process setting. Anything else is
+    refused, naming the field.
+    """
     from .._core.provenance import read_dataset
 
     try:
@@ -220,6 +231,52 @@ def rerun_argv(path: str | Path, out: str, folder: str) -> list[str]:
         raise CommandError(f"cannot read {path} as netCDF: {err}") from None
     if "analogsim_config" not in attrs or "analogsim_command" not in attrs:
         raise CommandError(f"{path} records no analogsim configuration to rerun")
+    command = recorded_command(path, attrs["analogsim_command"])
+    text = attrs["analogsim_config"]
+    check_recorded_config(path, command[0], text)
     config = Path(tempfile.mkstemp(suffix=".toml", dir=folder)[1])
-    config.write_text(attrs["analogsim_config"])
-    return [*str(attrs["analogsim_command"]).split(), "--config", str(config), "--out", out]
+    config.write_text(text)
+    return [*command, "--config", str(config), "--out", out]
+
+
+def recorded_command(path: str | Path, text: object) -> list[str]:
+    """The command words of a record's `analogsim_command`, checked (see `rerun_argv`)."""
+    shown = repr(text) if len(str(text)) <= 80 else repr(str(text)[:77] + "...")
+    where = f"{path}: analogsim_command {shown}"
+    words = str(text).split() if isinstance(text, str) else []
+    if not words or words[0] not in RECORDED:
+        raise CommandError(f"{where} is not a command analogsim records ({', '.join(RECORDED)})")
+    positional = POSITIONAL.get(words[0])
+    if len(words) != (2 if positional else 1) or any(w.startswith("-") for w in words):
+        what = f"{words[0]} and its {positional}" if positional else words[0]
+        raise CommandError(f"{where} holds more than {what}: a record never carries options")
+    if words[0] == "sweep" and words[1] not in ("simulate", "train", "transfer"):
+        raise CommandError(f"{where}: sweeps are of simulate, train or transfer")
+    if words[0] == "device":
+        from device_models import PRESETS, PULSE_PRESETS
+
+        if words[1] not in {*PRESETS, *PULSE_PRESETS}:
+            raise CommandError(f"{where}: {words[1]!r} is not a device preset")
+    return words
+
+
+def check_recorded_config(path: str | Path, command: str, text: object) -> None:
+    """Refuse a record's `analogsim_config` that is not TOML of the project's own tables, or
+    that carries a process or host setting (see `rerun_argv`)."""
+    where = f"{path}: analogsim_config"
+    if not isinstance(text, str):
+        raise CommandError(f"{where} is not text")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise CommandError(f"{where} is not valid TOML ({err})") from None
+    for table, values in data.items():
+        if table not in TABLES or not isinstance(values, dict):
+            raise CommandError(f"{where}: [{table}] is not a table analogsim writes")
+    refused = PROCESS_SETTINGS | (_not_settings(command) & {"devices"})
+    for key in data.get("experiment", {}):
+        if key.replace("-", "_") in refused:
+            raise CommandError(
+                f"{where}: experiment.{key} is a process or host setting, which a record "
+                "never carries"
+            )
