@@ -53,6 +53,9 @@ from ._learn.saved_state import save_chip as save_chip
 from ._learn.saved_state import save_network as save_network
 from ._learn.train import train as train
 from ._learn.train import train_in_situ as train_in_situ
+from ._model.convert import analog_call as analog_call
+from ._model.convert import to_analog as to_analog
+from ._model.weight import AnalogWeight as AnalogWeight
 from ._nn.data import Dataset as Dataset
 from ._nn.data import load_dataset as load_dataset
 from ._nn.data import load_digits as load_digits

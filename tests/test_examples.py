@@ -107,3 +107,9 @@ def test_ir_drop(tmp_path):
     np.testing.assert_array_equal(ds["wire_resistance"], [0.0, 10.0])
     assert np.all((acc > 0.5) & (acc <= 1.0))
     figure(tmp_path / "out" / "ir_drop.png")
+
+
+def test_your_model(tmp_path):
+    stdout = run_example("your_model.py", "--chips", "2", "--epochs", "2", cwd=tmp_path)
+    assert "digital test accuracy" in stdout and "2 PCM chips" in stdout
+    assert "1 year" in stdout

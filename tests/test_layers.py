@@ -13,6 +13,7 @@ LAYERS = (
     "_core",
     "_nn",
     "_chip",
+    "_model",
     "_fleet",
     "_learn",
     "_transfer",

@@ -26,6 +26,7 @@ def analog_linear(
     t: ArrayLike,
     key: Array,
     output_noise: Float[Array, "row_tiles batch cols"] | None = None,
+    example: Array | None = None,
 ) -> Float[Array, "batch cols"]:
     """One analog layer: x @ W + b as the chip computes it at `t` seconds after programming.
 
@@ -35,7 +36,9 @@ def analog_linear(
     weight scale, the drift-compensation factor and the bias.
 
     `output_noise`, when given, are the output-noise draws to use, drawn beforehand by
-    `layer_output_noise` with the same `key` (the same numbers).
+    `layer_output_noise` with the same `key` (the same numbers). `example`, when given, is
+    folded into the output-noise key: a model run one example at a time under `vmap` shares
+    the array read (the same `key`) and converts each example with its own noise.
     """
     g = read_conductances(spec, layer, state, t, key=fold_in(key, 0))
     if spec.noise_management == "abs_max":
@@ -50,7 +53,7 @@ def analog_linear(
         layer,
         g,
         x / s,
-        key=_mvm_key(key),
+        key=_mvm_key(key) if example is None else fold_in(_mvm_key(key), example),
         calibration=spec.drift_compensation,
         noise=output_noise,
     )

@@ -1,0 +1,184 @@
+"""`to_analog` and `analog_call`: a user's JAX model with its weights on a chip.
+
+A weight's devices are named by its place in the model: weight `path` draws its identity from
+`fold_in(stream(key, "identity"), path_id(path))` and its programming from the same under
+"program", so the same chip key gives the same devices for a weight whatever other layers
+the model has. Its reads at `analog_call` take `fold_in(key, path_id(path))`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import quax
+from jaxtyping import Array, ArrayLike
+
+from device_models import fold_in
+from device_models._checks import ParameterError, check_nonnegative
+
+from .._chip.identity import LayerIdentity, make_chip
+from .._chip.program import PROGRAM_METHODS, ProgramMethod, program_chip
+from .._chip.spec import HardwareSpec
+from .._chip.state import LayerState
+from .._core.keys import stream
+from .weight import EXAMPLE_AXIS, AnalogWeight
+
+# where(path, array) -> bool: which weights go on crossbars
+Where = Callable[[str, Array], bool]
+
+
+def path_id(path: str) -> int:
+    """A weight's stable 32-bit number from its path (CRC-32), for deriving its keys."""
+    return zlib.crc32(path.encode())
+
+
+def _is_linear(node: Any) -> bool:
+    return isinstance(node, eqx.nn.Linear)
+
+
+def to_analog(
+    model: Any,
+    spec: HardwareSpec,
+    *,
+    key: Array,
+    method: ProgramMethod = "verify",
+    where: Where | None = None,
+) -> Any:
+    """`model` with each selected weight programmed on its own crossbar devices of chip `key`.
+
+    Args:
+        model: any pytree: an equinox module, or the parameters of a function `f(params, x)`.
+        spec: the hardware (`spec_for(name)`, a `HardwareSpec`).
+        key: the chip's key (`chip_key(root_key(seed), i)`).
+        method: how each weight is programmed (`program_chip`): "verify" (default), the
+            preset's "published" procedure, or "open-loop".
+        where: `where(path, array) -> bool` picks the weights (2-D float arrays) that go on
+            crossbars. Default: the weight of every `equinox.nn.Linear`. A selected
+            `Linear` weight (out, in) is held as (in, out) and contracted over its axis 1,
+            as `Linear` uses it; any other selected matrix is contracted over its axis 0
+            (`x @ w`). Biases and everything not selected stay digital.
+
+    Returns:
+        The model with `AnalogWeight`s in place of the selected weights; run it with
+        `analog_call`. Works under `jit`, and `vmap` over chip keys makes a fleet.
+
+    Raises:
+        ParameterError: no weight selected, a selected weight that is not a float matrix, or
+            an unknown method.
+    """
+    if method not in PROGRAM_METHODS:
+        raise ParameterError(f"method must be one of {PROGRAM_METHODS}; got {method!r}")
+    found: list[str] = []
+
+    def program(path: str, w: Array, rows_axis: int) -> AnalogWeight:
+        if jnp.ndim(w) != 2 or not jnp.issubdtype(jnp.result_type(w), jnp.floating):
+            raise ParameterError(
+                f"weight {path}: only float matrices go on crossbars; got shape "
+                f"{tuple(jnp.shape(w))} {jnp.result_type(w)} (exclude it with `where`)"
+            )
+        found.append(path)
+        w = jnp.asarray(w, jnp.float32)
+        held = w if rows_axis == 0 else w.T  # (rows, cols) = (inputs, outputs)
+        identity, state = _program_weight(spec, held, fold_in(key, path_id(path)), method)
+        return AnalogWeight(
+            spec=spec,
+            identity=identity,
+            state=state,
+            weight_shape=tuple(w.shape),
+            rows_axis=rows_axis,
+            path=path,
+        )
+
+    def visit(path_keys: tuple, node: Any) -> Any:
+        path = jax.tree_util.keystr(path_keys)
+        if _is_linear(node):
+            weight_path = f"{path}.weight"
+            if where is None or where(weight_path, node.weight):
+                return eqx.tree_at(lambda m: m.weight, node, program(weight_path, node.weight, 1))
+            return node
+        if where is not None and eqx.is_array(node) and where(path, node):
+            return program(path, node, 0)
+        return node
+
+    converted = jax.tree_util.tree_map_with_path(visit, model, is_leaf=_is_linear)
+    if not found:
+        raise ParameterError(
+            "to_analog selected no weight: the model has no equinox.nn.Linear and `where` "
+            "chose no float matrix"
+        )
+    return converted
+
+
+# compiled: run op by op, drawing and programming a chip's devices takes seconds
+@eqx.filter_jit
+def _program_weight(
+    spec: HardwareSpec, held: Array, key: Array, method: str
+) -> tuple[LayerIdentity, LayerState]:
+    """One weight, held as (inputs, outputs), drawn and programmed on the devices of `key`."""
+    chip = make_chip(spec, [held.shape], key=stream(key, "identity"))
+    params = [{"w": held, "b": jnp.zeros(held.shape[1], jnp.float32)}]
+    state = program_chip(spec, chip, params, key=stream(key, "program"), method=method)
+    return chip.layers[0], state.layers[0]
+
+
+def _is_weight(node: Any) -> bool:
+    return isinstance(node, AnalogWeight)
+
+
+def analog_weights(model: Any) -> list[AnalogWeight]:
+    """The analog weights of a converted model, in tree order."""
+    return [n for n in jax.tree.leaves(model, is_leaf=_is_weight) if _is_weight(n)]
+
+
+def analog_call(
+    model: Any,
+    *args: Any,
+    t: ArrayLike,
+    key: Array,
+    in_axes: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Run `model(*args, **kwargs)` with every analog weight's products computed by the chip
+    read `t` seconds after programming.
+
+    Args:
+        model: a converted model (`to_analog`) that is callable, or a function whose
+            arguments hold analog weights (`analog_call(f, analog_params, x, ...)`).
+        t: seconds after programming (drift, relaxation and read noise at that time).
+        key: this evaluation's read key; weight `path` reads with `fold_in(key, path_id(path))`.
+        in_axes: run the model one example at a time, `jax.vmap(..., in_axes)` over `args`
+            (for per-example models such as equinox's layers): every example shares one read
+            of each array and is converted with its own output noise. None: call it once.
+
+    A model that takes a batch itself shares one read of each array over the batch, each row
+    converted with its own output noise, as `apply_analog` does.
+    """
+    check_nonnegative("t", t, unit="s")
+    t = jnp.asarray(t, jnp.float32)
+    per_example = in_axes is not None
+
+    def bind(node: Any) -> Any:
+        if not _is_weight(node):
+            return node
+        read = fold_in(key, path_id(node.path))
+        return dataclasses.replace(node, t=t, key=read, per_example=per_example)
+
+    model, args, kwargs = jax.tree.map(bind, (model, args, kwargs), is_leaf=_is_weight)
+    if not analog_weights((model, args, kwargs)):
+        raise ParameterError("analog_call found no analog weight: convert the model with to_analog")
+    return _call(model, args, kwargs, in_axes)
+
+
+# compiled for the same reason as `_program_weight`; under an outer jit it is inlined
+@eqx.filter_jit
+def _call(model: Any, args: tuple, kwargs: dict, in_axes: Any) -> Any:
+    run = quax.quaxify(model)
+    if in_axes is None:
+        return run(*args, **kwargs)
+    return jax.vmap(lambda *a: run(*a, **kwargs), in_axes=in_axes, axis_name=EXAMPLE_AXIS)(*args)

@@ -1,0 +1,122 @@
+"""An analog weight: one weight matrix of a user's model, programmed on its own crossbar
+devices, standing in for the array wherever the model multiplies by it.
+
+`AnalogWeight` is a quax value: inside `analog_call` every matrix product with it
+(`lax.dot_general`) runs the chip's signal path (`analog_linear`: DAC, tiled crossbar read at
+time t, ADC, digital scale), whatever module or function wrote the product. Any other
+operation on it is an error naming the weight, so nothing silently runs digital.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import quax
+from jax import lax
+from jaxtyping import Array, ArrayLike
+
+from device_models._checks import ParameterError
+
+from .._chip.forward import analog_linear
+from .._chip.identity import LayerIdentity
+from .._chip.spec import HardwareSpec
+from .._chip.state import LayerState
+
+# the vmap axis `analog_call` names when it runs a model one example at a time
+EXAMPLE_AXIS = "analogsim_example"
+
+
+class AnalogWeight(quax.ArrayValue):
+    """A weight matrix of `shape` programmed on a layer of crossbar devices.
+
+    Attributes:
+        spec: the hardware it runs on.
+        identity, state: its devices and converters, and what programming left in them, for
+            the matrix as the crossbar holds it: (rows, cols) = (inputs, outputs).
+        weight_shape: the weight's own shape in the model (static).
+        rows_axis: which axis of the weight a product contracts, 0 (`x @ w`) or 1 (`w @ x`,
+            equinox's `Linear`) (static).
+        path: the weight's place in the model (static; it names the weight in errors and
+            derives its keys).
+        t: read time, seconds after programming (bound by `analog_call`).
+        key: this weight's read key (bound by `analog_call`; None before).
+        per_example: the model runs one example at a time under `analog_call`'s vmap: each
+            example is converted with its own output noise (static).
+    """
+
+    spec: HardwareSpec
+    identity: LayerIdentity
+    state: LayerState
+    weight_shape: tuple[int, ...] = eqx.field(static=True)
+    rows_axis: int = eqx.field(static=True)
+    path: str = eqx.field(static=True)
+    t: Array | None = None
+    key: Array | None = None
+    per_example: bool = eqx.field(static=True, default=False)
+
+    def aval(self) -> jax.core.ShapedArray:
+        return jax.core.ShapedArray(self.weight_shape, jnp.float32)
+
+    def materialise(self) -> Array:
+        raise ParameterError(
+            f"analog weight {self.path}: an operation other than a matrix product reached it, "
+            "and it has no analog rule; keep it digital (to_analog's `where`)"
+        )
+
+    def product(self, x: Array) -> Array:
+        """`x` (batch, rows) through the crossbar: (batch, cols), as the chip computes it."""
+        if self.key is None or self.t is None:
+            raise ParameterError(
+                f"analog weight {self.path} has no read time or key: call the model through "
+                "analog_call(model, *args, t=..., key=...)"
+            )
+        example = lax.axis_index(EXAMPLE_AXIS) if self.per_example else None
+        x = x.astype(jnp.float32)
+        return analog_linear(
+            self.spec, self.identity, self.state, x, t=self.t, key=self.key, example=example
+        )
+
+
+def _check_contraction(w: AnalogWeight, contract: tuple[int, ...], batch: tuple[int, ...]):
+    if batch or contract != (w.rows_axis,):
+        raise ParameterError(
+            f"analog weight {w.path} {w.weight_shape}: programmed to contract its axis "
+            f"{w.rows_axis}, but a product contracts axes {contract} (batch axes {batch}); a "
+            "crossbar computes one orientation, the one to_analog chose"
+        )
+
+
+def _flat(x: Array, axis: int) -> tuple[Array, tuple[int, ...]]:
+    """`x` with its contracted `axis` last, flattened to (batch, rows); and its free shape."""
+    moved = jnp.moveaxis(x, axis, -1)
+    free = moved.shape[:-1]
+    return moved.reshape(-1, moved.shape[-1]), free
+
+
+@quax.register(lax.dot_general_p)
+def _weight_times(lhs: AnalogWeight, rhs: ArrayLike, *, dimension_numbers, **_) -> Array:
+    """`w @ x` (equinox's Linear): the output's weight axis comes first."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    _check_contraction(lhs, tuple(lc), tuple(lb))
+    x, free = _flat(jnp.asarray(rhs), rc[0])
+    y = lhs.product(x)  # (batch, cols)
+    return jnp.moveaxis(y.reshape(*free, y.shape[-1]), -1, 0)
+
+
+@quax.register(lax.dot_general_p)
+def _times_weight(lhs: ArrayLike, rhs: AnalogWeight, *, dimension_numbers, **_) -> Array:
+    """`x @ w`: the input's free axes come first, the weight's output axis last."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    _check_contraction(rhs, tuple(rc), tuple(rb))
+    x, free = _flat(jnp.asarray(lhs), lc[0])
+    y = rhs.product(x)
+    return y.reshape(*free, y.shape[-1])
+
+
+@quax.register(lax.conv_general_dilated_p)
+def _convolution(lhs: ArrayLike, rhs: AnalogWeight, **_) -> Array:
+    raise ParameterError(
+        f"analog weight {rhs.path}: conv_general_dilated has no analog rule yet (convolutions "
+        "come as im2col products in a later release); keep it digital (to_analog's `where`)"
+    )

@@ -1,0 +1,194 @@
+"""Any JAX model on a chip (issue 24, first slice): `to_analog` programs a model's weights on
+crossbars named by their place in the model, `analog_call` runs the model's own code with
+every product through the chip's signal path, under jit, vmap over chips and grad."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import analogsim as A
+from analogsim._model.convert import analog_weights, path_id
+from device_models import fold_in
+
+X = jax.random.normal(jax.random.key(1), (6, 8))
+CHIP = A.chip_key(A.root_key(0), 3)
+READ = jax.random.key(2)
+
+
+def mlp_model(key=0):
+    return eqx.nn.MLP(8, 4, 16, 2, key=jax.random.key(key))
+
+
+def affine(params, x):
+    return x @ params["w"] + params["b"]
+
+
+def affine_params():
+    return {"w": jax.random.normal(jax.random.key(3), (8, 5)) * 0.3, "b": jnp.arange(5.0)}
+
+
+def only_w(path, array):
+    return path.endswith("['w']")
+
+
+def test_a_products_analog_path_is_analog_linear_bit_for_bit():
+    """x @ w in a user's function runs `analog_linear` on the weight's own devices, with the
+    read key derived from the weight's path: the same numbers, bit for bit."""
+    spec = A.spec_for("pcm")
+    params = A.to_analog(affine_params(), spec, key=CHIP, where=only_w)
+    [w] = analog_weights(params)
+    assert w.path == "['w']" and w.weight_shape == (8, 5)
+    got = A.analog_call(affine, params, X, t=3600.0, key=READ)
+    want = A.analog_linear(
+        spec, w.identity, w.state, X, t=3600.0, key=fold_in(READ, path_id(w.path))
+    )
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want + params["b"]))
+
+
+def test_an_exact_chip_computes_the_digital_model():
+    spec = A.noiseless(A.spec_for("ideal", adc_bits=None, dac_bits=None, variation=0.0))
+    model = mlp_model()
+    chip = A.to_analog(model, spec, key=CHIP)
+    got = A.analog_call(chip, X, t=1.0, key=READ, in_axes=0)
+    np.testing.assert_allclose(got, jax.vmap(model)(X), rtol=1e-4, atol=1e-5)
+
+
+def test_one_example_at_a_time_shares_the_read_and_converts_each_example_itself():
+    """equinox's Linear computes w @ x for one example; run under in_axes=0 every example
+    reads the same array (the same result as the batch, without output noise) and, with
+    output noise, two equal examples come out differently."""
+    quiet = A.spec_for("pcm", output_noise=0.0)
+    layer = eqx.nn.Linear(8, 5, use_bias=False, key=jax.random.key(4))
+    chip = A.to_analog(layer, quiet, key=CHIP)
+    [w] = analog_weights(chip)
+    assert w.rows_axis == 1 and w.identity.devices.g_max.shape == (2, 8, 5)
+    one_by_one = A.analog_call(chip, X, t=1.0, key=READ, in_axes=0)
+    batch = A.analog_linear(
+        quiet, w.identity, w.state, X, t=1.0, key=fold_in(READ, path_id(w.path))
+    )
+    np.testing.assert_allclose(one_by_one, batch, rtol=1e-5, atol=1e-6)
+    noisy = A.to_analog(layer, A.spec_for("pcm"), key=CHIP)
+    same = jnp.stack([X[0], X[0]])
+    y = A.analog_call(noisy, same, t=1.0, key=READ, in_axes=0)
+    assert not np.allclose(y[0], y[1])
+
+
+def test_a_weights_devices_depend_on_its_path_not_on_the_other_layers():
+    class Two(eqx.Module):
+        first: eqx.nn.Linear
+        second: eqx.nn.Linear
+
+    class Three(eqx.Module):
+        first: eqx.nn.Linear
+        extra: eqx.nn.Linear
+        second: eqx.nn.Linear
+
+    k = jax.random.split(jax.random.key(5), 3)
+    a, b, c = (eqx.nn.Linear(8, 8, key=ki) for ki in k)
+    spec = A.spec_for("rram")
+    two = A.to_analog(Two(a, c), spec, key=CHIP)
+    three = A.to_analog(Three(a, b, c), spec, key=CHIP)
+    for name in ("first", "second"):
+        got, want = getattr(three, name).weight, getattr(two, name).weight
+        for x, y in zip(jax.tree.leaves(got.identity), jax.tree.leaves(want.identity), strict=True):
+            np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(
+        two.first.weight.identity.devices.g_max, two.second.weight.identity.devices.g_max
+    )
+
+
+def test_fleets_by_vmap_over_chip_keys_match_chip_by_chip_under_jit():
+    spec = A.spec_for("pcm")
+    model = mlp_model()
+    keys = jax.vmap(lambda i: A.chip_key(A.root_key(0), i))(jnp.arange(3))
+
+    @eqx.filter_jit
+    def run(key):
+        return A.analog_call(A.to_analog(model, spec, key=key), X, t=86400.0, key=READ, in_axes=0)
+
+    fleet = eqx.filter_vmap(run)(keys)
+    assert fleet.shape == (3, 6, 4)
+    np.testing.assert_allclose(fleet[1], run(keys[1]), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(fleet[0], fleet[1])
+
+
+def test_gradients_flow_through_programming_and_reading():
+    """Hardware-aware training differentiates the loss of the model as a chip computes it."""
+    spec = A.spec_for("pcm")
+
+    def loss(model):
+        chip = A.to_analog(model, spec, key=CHIP, method="published")
+        return jnp.sum(A.analog_call(chip, X, t=1.0, key=READ, in_axes=0) ** 2)
+
+    grads = eqx.filter_grad(loss)(mlp_model())
+    leaves = jax.tree.leaves(eqx.filter(grads, eqx.is_array))
+    assert all(np.all(np.isfinite(g)) for g in leaves)
+    assert float(jnp.abs(grads.layers[0].weight).sum()) > 0
+
+
+@pytest.mark.parametrize(
+    "call,needle",
+    [
+        (
+            lambda: A.to_analog({"b": jnp.ones(3)}, A.spec_for("pcm"), key=CHIP),
+            "selected no weight",
+        ),
+        (
+            lambda: A.to_analog(
+                {"w": jnp.ones((2, 3, 4))}, A.spec_for("pcm"), key=CHIP, where=only_w
+            ),
+            "only float matrices",
+        ),
+        (
+            lambda: A.to_analog(mlp_model(), A.spec_for("pcm"), key=CHIP, method="twice"),
+            "method must be one of",
+        ),
+        (lambda: A.analog_call(mlp_model(), X[0], t=1.0, key=READ), "no analog weight"),
+        (
+            lambda: A.analog_call(
+                lambda p, x: jnp.sum(p["w"]) * x,
+                A.to_analog(affine_params(), A.spec_for("pcm"), key=CHIP, where=only_w),
+                X,
+                t=1.0,
+                key=READ,
+            ),
+            "analog weight ['w']: an operation other than a matrix product",
+        ),
+        (
+            lambda: A.analog_call(
+                lambda p, x: p["w"] @ x.T,
+                A.to_analog(affine_params(), A.spec_for("pcm"), key=CHIP, where=only_w),
+                X[:, :5],
+                t=1.0,
+                key=READ,
+            ),
+            "programmed to contract its axis 0",
+        ),
+        (
+            lambda: A.analog_call(
+                A.to_analog(
+                    eqx.nn.Conv2d(2, 3, 3, key=jax.random.key(0)),
+                    A.spec_for("pcm"),
+                    key=CHIP,
+                    where=lambda path, a: path == ".weight" and a.ndim == 2,
+                ),
+                jnp.ones((2, 5, 5)),
+                t=1.0,
+                key=READ,
+            ),
+            "selected no weight",
+        ),
+        (
+            lambda: A.analog_call(
+                A.to_analog(mlp_model(), A.spec_for("pcm"), key=CHIP), X[0], t=-1.0, key=READ
+            ),
+            "t must be",
+        ),
+    ],
+)
+def test_bad_models_and_calls_name_what_is_wrong(call, needle):
+    with pytest.raises(A.ParameterError, match=None) as err:
+        call()
+    assert needle in str(err.value)
