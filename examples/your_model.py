@@ -71,5 +71,6 @@ def chip_accuracy(index):
 
 acc = np.stack([np.asarray(chip_accuracy(i)) for i in range(args.chips)]) * 100
 print(f"{args.chips} PCM chips, test accuracy % (mean and std over chips)")
-for t, m, s in zip(["1 s", "1 h", "1 day", "30 days", "1 year"], acc.mean(0), acc.std(0)):
+labels = ["1 s", "1 h", "1 day", "30 days", "1 year"]
+for t, m, s in zip(labels, acc.mean(0), acc.std(0), strict=True):
     print(f"{t:>8}  {m:6.2f}  ({s:.2f})")
