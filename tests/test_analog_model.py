@@ -192,3 +192,51 @@ def test_bad_models_and_calls_name_what_is_wrong(call, needle):
     with pytest.raises(A.ParameterError, match=None) as err:
         call()
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "conv,x_shape",
+    [
+        (lambda k: eqx.nn.Conv2d(4, 6, 3, stride=2, padding=1, dilation=1, key=k), (4, 9, 8)),
+        (
+            lambda k: eqx.nn.Conv2d(
+                4, 6, (3, 2), padding=((1, 0), (0, 1)), dilation=(1, 2), groups=2, key=k
+            ),
+            (4, 7, 6),
+        ),
+        (lambda k: eqx.nn.Conv1d(3, 5, 4, stride=3, padding="SAME", key=k), (3, 11)),
+    ],
+)
+def test_convolutions_run_as_im2col_products_on_an_exact_chip(conv, x_shape):
+    """Any stride, padding, dilation and feature groups, 1-D and 2-D: on an exact chip the
+    im2col products compute the digital convolution."""
+    spec = A.noiseless(A.spec_for("ideal", adc_bits=None, dac_bits=None, variation=0.0))
+    layer = conv(jax.random.key(6))
+    x = jax.random.normal(jax.random.key(7), (3, *x_shape))
+    chip = A.to_analog(layer, spec, key=CHIP)
+    [w] = analog_weights(chip)
+    rows = w.weight_shape[1] * int(np.prod(w.weight_shape[2:]))
+    assert w.identity.devices.g_max.shape == (2, rows, w.weight_shape[0])
+    got = A.analog_call(chip, x, t=1.0, key=READ, in_axes=0)
+    np.testing.assert_allclose(got, jax.vmap(layer)(x), rtol=1e-4, atol=1e-5)
+
+
+def test_a_small_cnn_runs_on_a_noisy_chip_close_to_its_digital_self():
+    k1, k2 = jax.random.split(jax.random.key(8))
+    model = eqx.nn.Sequential(
+        [
+            eqx.nn.Conv2d(1, 4, 3, padding=1, key=k1),
+            eqx.nn.Lambda(jax.nn.relu),
+            eqx.nn.Lambda(lambda h: h.reshape(-1)),
+            eqx.nn.Linear(4 * 8 * 8, 10, key=k2),
+        ]
+    )
+    x = jax.random.normal(jax.random.key(9), (4, 1, 8, 8))
+    chip = A.to_analog(model, A.spec_for("pcm"), key=CHIP)
+    assert [w.path for w in analog_weights(chip)] == [".layers[0].weight", ".layers[3].weight"]
+    got = A.analog_call(chip, x, t=1.0, key=READ, in_axes=0)
+    want = jax.vmap(model)(x)
+    assert got.shape == want.shape
+    # a nominal PCM chip is close but not equal: the error is a fraction of the signal
+    error = float(jnp.linalg.norm(got - want) / jnp.linalg.norm(want))
+    assert 0.0 < error < 0.3

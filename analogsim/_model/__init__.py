@@ -1,1 +1,2 @@
-"""Any JAX model on a chip: its weights' products computed by the chip's signal path."""
+"""Any JAX model on a chip: its weights' products and convolutions computed by the chip's
+signal path."""

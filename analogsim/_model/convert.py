@@ -38,8 +38,8 @@ def path_id(path: str) -> int:
     return zlib.crc32(path.encode())
 
 
-def _is_linear(node: Any) -> bool:
-    return isinstance(node, eqx.nn.Linear)
+def _is_layer(node: Any) -> bool:
+    return isinstance(node, eqx.nn.Linear | eqx.nn.Conv)
 
 
 def to_analog(
@@ -59,10 +59,13 @@ def to_analog(
         method: how each weight is programmed (`program_chip`): "verify" (default), the
             preset's "published" procedure, or "open-loop".
         where: `where(path, array) -> bool` picks the weights (2-D float arrays) that go on
-            crossbars. Default: the weight of every `equinox.nn.Linear`. A selected
-            `Linear` weight (out, in) is held as (in, out) and contracted over its axis 1,
-            as `Linear` uses it; any other selected matrix is contracted over its axis 0
-            (`x @ w`). Biases and everything not selected stay digital.
+            crossbars. Default: the weight of every `equinox.nn.Linear` and `equinox.nn.Conv`
+            (1-, 2- or 3-D, any stride, padding, dilation and feature groups). A `Linear`
+            weight (out, in) is held as (in, out) and contracted over its axis 1, as `Linear`
+            uses it; a convolution kernel (out, in / groups, *window) is held as
+            ((in / groups) x window, out) and runs as im2col products; any other selected
+            matrix is contracted over its axis 0 (`x @ w`). Biases and everything not
+            selected stay digital.
 
     Returns:
         The model with `AnalogWeight`s in place of the selected weights; run it with
@@ -76,15 +79,20 @@ def to_analog(
         raise ParameterError(f"method must be one of {PROGRAM_METHODS}; got {method!r}")
     found: list[str] = []
 
-    def program(path: str, w: Array, rows_axis: int) -> AnalogWeight:
-        if jnp.ndim(w) != 2 or not jnp.issubdtype(jnp.result_type(w), jnp.floating):
+    def program(path: str, w: Array, rows_axis: int, groups: int = 0) -> AnalogWeight:
+        """`groups` > 0: `w` is a convolution kernel with that many feature groups."""
+        shape_ok = jnp.ndim(w) >= 3 if groups else jnp.ndim(w) == 2
+        if not shape_ok or not jnp.issubdtype(jnp.result_type(w), jnp.floating):
+            what = "a convolution kernel (out, in / groups, *window)" if groups else "a matrix"
             raise ParameterError(
-                f"weight {path}: only float matrices go on crossbars; got shape "
-                f"{tuple(jnp.shape(w))} {jnp.result_type(w)} (exclude it with `where`)"
+                f"weight {path}: only float matrices and convolution kernels go on crossbars; "
+                f"got shape {tuple(jnp.shape(w))} {jnp.result_type(w)} where {what} was "
+                "expected (exclude it with `where`)"
             )
         found.append(path)
         w = jnp.asarray(w, jnp.float32)
-        held = w if rows_axis == 0 else w.T  # (rows, cols) = (inputs, outputs)
+        # (rows, cols) = (inputs, outputs); a kernel's rows are its channels x window
+        held = w if rows_axis == 0 else w.reshape(w.shape[0], -1).T
         identity, state = _program_weight(spec, held, fold_in(key, path_id(path)), method)
         return AnalogWeight(
             spec=spec,
@@ -93,24 +101,27 @@ def to_analog(
             weight_shape=tuple(w.shape),
             rows_axis=rows_axis,
             path=path,
+            groups=max(groups, 1),
         )
 
     def visit(path_keys: tuple, node: Any) -> Any:
         path = jax.tree_util.keystr(path_keys)
-        if _is_linear(node):
+        if _is_layer(node):
             weight_path = f"{path}.weight"
             if where is None or where(weight_path, node.weight):
-                return eqx.tree_at(lambda m: m.weight, node, program(weight_path, node.weight, 1))
+                groups = node.groups if isinstance(node, eqx.nn.Conv) else 0
+                weight = program(weight_path, node.weight, 1, groups)
+                return eqx.tree_at(lambda m: m.weight, node, weight)
             return node
         if where is not None and eqx.is_array(node) and where(path, node):
             return program(path, node, 0)
         return node
 
-    converted = jax.tree_util.tree_map_with_path(visit, model, is_leaf=_is_linear)
+    converted = jax.tree_util.tree_map_with_path(visit, model, is_leaf=_is_layer)
     if not found:
         raise ParameterError(
-            "to_analog selected no weight: the model has no equinox.nn.Linear and `where` "
-            "chose no float matrix"
+            "to_analog selected no weight: the model has no equinox.nn.Linear or Conv and "
+            "`where` chose no float matrix"
         )
     return converted
 

@@ -2,9 +2,10 @@
 devices, standing in for the array wherever the model multiplies by it.
 
 `AnalogWeight` is a quax value: inside `analog_call` every matrix product with it
-(`lax.dot_general`) runs the chip's signal path (`analog_linear`: DAC, tiled crossbar read at
-time t, ADC, digital scale), whatever module or function wrote the product. Any other
-operation on it is an error naming the weight, so nothing silently runs digital.
+(`lax.dot_general`) and every convolution by it (`lax.conv_general_dilated`, as im2col
+products) runs the chip's signal path (`analog_linear`: DAC, tiled crossbar read at time t,
+ADC, digital scale), whatever module or function wrote it. Any other operation on it is an
+error naming the weight, so nothing silently runs digital.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ class AnalogWeight(quax.ArrayValue):
             the matrix as the crossbar holds it: (rows, cols) = (inputs, outputs).
         weight_shape: the weight's own shape in the model (static).
         rows_axis: which axis of the weight a product contracts, 0 (`x @ w`) or 1 (`w @ x`,
-            equinox's `Linear`) (static).
+            equinox's `Linear`); for a convolution kernel (out, in / groups, *window), 1:
+            its input channels and window are the crossbar's rows, (in / groups) x window,
+            its output channels the columns (static).
+        groups: a convolution's feature groups (static): group j drives the rows with its
+            own input channels and reads its own block of columns.
         path: the weight's place in the model (static; it names the weight in errors and
             derives its keys).
         t: read time, seconds after programming (bound by `analog_call`).
@@ -51,6 +56,7 @@ class AnalogWeight(quax.ArrayValue):
     weight_shape: tuple[int, ...] = eqx.field(static=True)
     rows_axis: int = eqx.field(static=True)
     path: str = eqx.field(static=True)
+    groups: int = eqx.field(static=True, default=1)
     t: Array | None = None
     key: Array | None = None
     per_example: bool = eqx.field(static=True, default=False)
@@ -115,8 +121,53 @@ def _times_weight(lhs: ArrayLike, rhs: AnalogWeight, *, dimension_numbers, **_) 
 
 
 @quax.register(lax.conv_general_dilated_p)
-def _convolution(lhs: ArrayLike, rhs: AnalogWeight, **_) -> Array:
-    raise ParameterError(
-        f"analog weight {rhs.path}: conv_general_dilated has no analog rule yet (convolutions "
-        "come as im2col products in a later release); keep it digital (to_analog's `where`)"
+def _convolution(
+    lhs: ArrayLike,
+    rhs: AnalogWeight,
+    *,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dimension_numbers,
+    feature_group_count,
+    batch_group_count,
+    precision=None,
+    **_,
+) -> Array:
+    """A convolution as im2col products: every output position's input patch, (input
+    channels x window) features, driven into the crossbar's rows; feature group j drives its
+    own channels and reads its own block of output columns."""
+    w = rhs
+    window = w.weight_shape[2:]
+    if (
+        len(w.weight_shape) < 3
+        or tuple(dimension_numbers.rhs_spec) != tuple(range(len(w.weight_shape)))
+        or batch_group_count != 1
+        or feature_group_count != w.groups
+    ):
+        raise ParameterError(
+            f"analog weight {w.path} {w.weight_shape}: a convolution reached it with kernel "
+            f"layout {tuple(dimension_numbers.rhs_spec)}, {feature_group_count} feature groups "
+            f"and {batch_group_count} batch groups; it was programmed as an (out, in, *window) "
+            f"kernel with {w.groups} feature groups"
+        )
+    patches = lax.conv_general_dilated_patches(
+        jnp.asarray(lhs, jnp.float32),
+        filter_shape=window,
+        window_strides=window_strides,
+        padding=padding,
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers,
+        precision=precision,
     )
+    feature = dimension_numbers.out_spec[1]
+    x, free = _flat(patches, feature)  # (positions, in x window), channel-major
+    rows, out = x.shape[1] // w.groups, w.weight_shape[0] // w.groups
+    blocks = [
+        w.product(x[:, j * rows : (j + 1) * rows])[:, j * out : (j + 1) * out]
+        for j in range(w.groups)
+    ]
+    y = jnp.concatenate(blocks, axis=-1).reshape(*free, w.weight_shape[0])
+    return jnp.moveaxis(y, -1, feature)
