@@ -1,9 +1,10 @@
 """`to_analog` and `analog_call`: a user's JAX model with its weights on a chip.
 
-A weight's devices are named by its place in the model: weight `path` draws its identity from
-`fold_in(stream(key, "identity"), path_id(path))` and its programming from the same under
-"program", so the same chip key gives the same devices for a weight whatever other layers
-the model has. Its reads at `analog_call` take `fold_in(key, path_id(path))`.
+A weight's devices are named by its place in the model: weight `path` of chip `key` takes the
+key `fold_in(key, path_id(path))`, its devices drawn from that key's "identity" stream and
+its programming from its "program" stream, so the same chip key gives the same devices for a
+weight whatever other layers the model has. Its reads at `analog_call` take
+`fold_in(read_key, path_id(path))`.
 """
 
 from __future__ import annotations
