@@ -244,3 +244,80 @@ def test_a_small_cnn_runs_on_a_noisy_chip_close_to_its_digital_self():
     # a nominal PCM chip is close but not equal: the error is a fraction of the signal
     error = float(jnp.linalg.norm(got - want) / jnp.linalg.norm(want))
     assert 0.0 < error < 0.3
+
+
+class PerPosition(eqx.Module):
+    """Maps one Linear over positions with vmap, as equinox's attention maps its projections."""
+
+    linear: eqx.nn.Linear
+
+    def __call__(self, h):
+        return jax.vmap(self.linear)(h)
+
+
+@pytest.mark.parametrize("where_vmap", ["inside the model", "around analog_call"])
+def test_every_position_or_example_is_converted_with_its_own_noise(where_vmap):
+    """A layer vmapped over positions inside the model (as equinox's attention maps its
+    projections) reaches the chip as one batched product; a user's own vmap around
+    analog_call gives every example the same key, and the input tells them apart. Either
+    way each conversion draws its own output noise."""
+    import dataclasses
+
+    exact = A.noiseless(A.spec_for("ideal", adc_bits=None, dac_bits=None, variation=0.0))
+    noisy = dataclasses.replace(exact, output_noise=0.04)
+    linear = eqx.nn.Linear(8, 64, use_bias=False, key=jax.random.key(10))
+    if where_vmap == "inside the model":
+        chip = A.to_analog(PerPosition(linear), noisy, key=CHIP)
+        got = A.analog_call(chip, X, t=1.0, key=READ)
+    else:
+        chip = A.to_analog(linear, noisy, key=CHIP)
+        got = jax.vmap(lambda x: A.analog_call(chip, x, t=1.0, key=READ))(X)
+    [w] = analog_weights(chip)
+    # back to the converter's units: the draw each row's outputs carry
+    s = jnp.max(jnp.abs(X), axis=-1, keepdims=True)
+    draws = np.asarray((got - jax.vmap(linear)(X)) / (s * w.state.scale))
+    # independent draws are uncorrelated between rows; one draw shared by all rows (the drift
+    # calibration aside) would correlate them almost perfectly
+    corr = np.corrcoef(draws)[np.triu_indices(len(draws), 1)]
+    assert np.abs(corr).max() < 0.5
+    assert 0.02 < draws.std() < 0.08  # the preset's output noise, 0.04 of full scale
+
+
+def test_attention_runs_with_its_projections_on_crossbars_and_its_scores_digital():
+    """A transformer block: equinox's attention projections go on crossbars; the
+    activation-by-activation products (QK^T, AV), the embedding lookup and the norm stay
+    digital. On an exact chip it computes the digital block."""
+
+    class Block(eqx.Module):
+        embed: eqx.nn.Embedding
+        attn: eqx.nn.MultiheadAttention
+        norm: eqx.nn.LayerNorm
+        out: eqx.nn.Linear
+
+        def __init__(self, key):
+            k = jax.random.split(key, 3)
+            self.embed = eqx.nn.Embedding(11, 16, key=k[0])
+            self.attn = eqx.nn.MultiheadAttention(2, 16, key=k[1])
+            self.norm = eqx.nn.LayerNorm(16)
+            self.out = eqx.nn.Linear(16, 11, key=k[2])
+
+        def __call__(self, tokens):
+            h = jax.vmap(self.embed)(tokens)
+            mask = jnp.tril(jnp.ones((tokens.shape[0], tokens.shape[0]), bool))
+            h = h + self.attn(h, h, h, mask=mask)
+            return jax.vmap(self.out)(jax.vmap(self.norm)(h))
+
+    block = Block(jax.random.key(11))
+    tokens = jax.random.randint(jax.random.key(12), (3, 7), 0, 11)
+    spec = A.noiseless(A.spec_for("ideal", adc_bits=None, dac_bits=None, variation=0.0))
+    chip = A.to_analog(block, spec, key=CHIP)
+    paths = [w.path for w in analog_weights(chip)]
+    assert paths == [
+        ".attn.query_proj.weight",
+        ".attn.key_proj.weight",
+        ".attn.value_proj.weight",
+        ".attn.output_proj.weight",
+        ".out.weight",
+    ]
+    got = A.analog_call(chip, tokens, t=1.0, key=READ, in_axes=0)
+    np.testing.assert_allclose(got, jax.vmap(block)(tokens), rtol=1e-4, atol=1e-5)

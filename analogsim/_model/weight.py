@@ -77,11 +77,38 @@ class AnalogWeight(quax.ArrayValue):
                 f"analog weight {self.path} has no read time or key: call the model through "
                 "analog_call(model, *args, t=..., key=...)"
             )
-        example = lax.axis_index(EXAMPLE_AXIS) if self.per_example else None
         x = x.astype(jnp.float32)
+        example = None
+        if self.per_example:
+            example = lax.axis_index(EXAMPLE_AXIS).astype(jnp.uint32)
+        if x.shape[0] == 1:
+            # one vector per call: a vmap outside analog_call (a user's own, over examples)
+            # gives every example this call's key; the input's own bits tell them apart. (A
+            # vmap inside the model, as equinox's attention maps its projections over
+            # positions, reaches this rule as one batched product.)
+            content = _content_id(x[0])
+            example = content if example is None else _avalanche(example * _GOLDEN ^ content)
         return analog_linear(
             self.spec, self.identity, self.state, x, t=self.t, key=self.key, example=example
         )
+
+
+_GOLDEN = jnp.uint32(0x9E3779B9)
+
+
+def _avalanche(h: Array) -> Array:
+    """Every input bit of a uint32 flips about half the output bits (Wellons' lowbias32)."""
+    h = (h ^ (h >> 16)) * jnp.uint32(0x7FEB352D)
+    h = (h ^ (h >> 15)) * jnp.uint32(0x846CA68B)
+    return h ^ (h >> 16)
+
+
+def _content_id(v: Array) -> Array:
+    """A 32-bit number that differs, but for chance, between input vectors that differ in any
+    bit: each element's bits mixed with its index, summed with wraparound, avalanched."""
+    bits = lax.bitcast_convert_type(v, jnp.uint32)
+    index = jnp.arange(bits.shape[0], dtype=jnp.uint32)
+    return _avalanche(jnp.sum(_avalanche(bits ^ index * _GOLDEN)))
 
 
 def _check_contraction(w: AnalogWeight, contract: tuple[int, ...], batch: tuple[int, ...]):
