@@ -116,3 +116,19 @@ def test_the_cycle_finder_finds_cycles():
 def test_device_models_never_imports_analogsim():
     for path in (ROOT / "device_models").rglob("*.py"):
         assert not any(m.split(".")[0] == "analogsim" for m in _imports(path)), path
+
+
+def test_importing_analogsim_does_not_start_jax():
+    """The command line (and a user's script) gives JAX one CPU device per core after
+    importing analogsim; that only works while JAX has not started, so no module may create a
+    JAX array at import time."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import analogsim; analogsim.use_cpu_cores(3); import jax; assert jax.device_count() == 3"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import quax
 from jax import lax
 from jaxtyping import Array, ArrayLike
@@ -93,7 +94,7 @@ class AnalogWeight(quax.ArrayValue):
         )
 
 
-_GOLDEN = jnp.uint32(0x9E3779B9)
+_GOLDEN = np.uint32(0x9E3779B9)  # numpy: importing analogsim must not start JAX
 
 
 def _avalanche(h: Array) -> Array:
