@@ -109,6 +109,7 @@ def test_ir_drop(tmp_path):
     figure(tmp_path / "out" / "ir_drop.png")
 
 
+@pytest.mark.slow  # ~25 s here: digital training, then programming and reading compile
 def test_your_model(tmp_path):
     stdout = run_example("your_model.py", "--chips", "2", "--epochs", "2", cwd=tmp_path)
     assert "digital test accuracy" in stdout and "2 PCM chips" in stdout
