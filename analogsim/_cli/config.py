@@ -57,7 +57,7 @@ POSITIONAL = {"sweep": "experiment", "device": "name"}
 # the commands that record themselves in the datasets they write (`resolved_config`)
 RECORDED = ("chip", "device", "simulate", "sweep", "train", "transfer")
 # settings a record never carries: where a run connects to and which process it is
-PROCESS_SETTINGS = {"coordinator", "num_processes", "process_id", "config", "out"}
+PROCESS_SETTINGS = {"coordinator", "num_processes", "process_id", "config", "out", "devices"}
 
 
 def _not_settings(command: str) -> set[str]:
@@ -273,7 +273,8 @@ def check_recorded_config(path: str | Path, command: str, text: object) -> None:
     for table, values in data.items():
         if table not in TABLES or not isinstance(values, dict):
             raise CommandError(f"{where}: [{table}] is not a table analogsim writes")
-    refused = PROCESS_SETTINGS | (_not_settings(command) & {"devices"})
+    # `device --devices N` is how many devices to characterize, not where the run goes
+    refused = PROCESS_SETTINGS & _not_settings(command)
     for key in data.get("experiment", {}):
         if key.replace("-", "_") in refused:
             raise CommandError(

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
-from jaxtyping import Array
+from jaxtyping import Array, ArrayLike
 
 from .._chip.forward import apply_analog
 from .._chip.identity import make_chip
@@ -33,7 +33,7 @@ def chip_accuracy(
     *,
     method: ProgramMethod = "published",
     iterations: int = 10,
-    tolerance: float = 0.5,
+    tolerance: ArrayLike = 0.5,
 ) -> Array:
     """Test accuracy of chip `index` at each of `times` (seconds), shape (len(times),).
 
@@ -71,14 +71,15 @@ def fleet_accuracy(
     y: Array,
     method: ProgramMethod = "published",
     mesh: Mesh | None = None,
-    verify: tuple[int, float] = (10, 0.5),
+    verify: tuple[int, ArrayLike] = (10, 0.5),
 ) -> Array:
     """`chip_accuracy` of the chips `indices` (one compiled program), shape (chips, times),
     the chips split over `mesh` (`fleet_vmap`; None: one device).
 
     Module-level, so repeated calls with new numbers (another seed, spec value or time grid
     of the same length) reuse the compiled program instead of tracing a fresh closure.
-    `verify`: (iterations, tolerance in uS) of `method="verify"`.
+    `verify`: (iterations, tolerance in uS) of `method="verify"`; give the tolerance as an
+    array to trace it (a new value then reuses the compiled program).
     """
     iterations, tolerance = verify
     one = lambda i: chip_accuracy(
