@@ -191,8 +191,6 @@ def program_chip_counted(
     """
     if method not in PROGRAM_METHODS:
         raise ParameterError(f"method must be one of {PROGRAM_METHODS}; got {method!r}")
-    if method == "verify":
-        check_verify_settings(iterations=iterations, tolerance=tolerance)
     if len(params) != len(chip.layers):
         raise ParameterError(
             f"params has {len(params)} layers but the chip was made for {len(chip.layers)}"

@@ -19,6 +19,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike
 
 from device_models._checks import ParameterError
+from device_models._noise import _lowbias32
 
 from .._chip.forward import analog_linear
 from .._chip.identity import LayerIdentity
@@ -88,7 +89,7 @@ class AnalogWeight(quax.ArrayValue):
             # vmap inside the model, as equinox's attention maps its projections over
             # positions, reaches this rule as one batched product.)
             content = _content_id(x[0])
-            example = content if example is None else _avalanche(example * _GOLDEN ^ content)
+            example = content if example is None else _lowbias32(example * _GOLDEN ^ content)
         return analog_linear(
             self.spec, self.identity, self.state, x, t=self.t, key=self.key, example=example
         )
@@ -97,19 +98,12 @@ class AnalogWeight(quax.ArrayValue):
 _GOLDEN = np.uint32(0x9E3779B9)  # numpy: importing analogsim must not start JAX
 
 
-def _avalanche(h: Array) -> Array:
-    """Every input bit of a uint32 flips about half the output bits (Wellons' lowbias32)."""
-    h = (h ^ (h >> 16)) * jnp.uint32(0x7FEB352D)
-    h = (h ^ (h >> 15)) * jnp.uint32(0x846CA68B)
-    return h ^ (h >> 16)
-
-
 def _content_id(v: Array) -> Array:
     """A 32-bit number that differs, but for chance, between input vectors that differ in any
     bit: each element's bits mixed with its index, summed with wraparound, avalanched."""
     bits = lax.bitcast_convert_type(v, jnp.uint32)
     index = jnp.arange(bits.shape[0], dtype=jnp.uint32)
-    return _avalanche(jnp.sum(_avalanche(bits ^ index * _GOLDEN)))
+    return _lowbias32(jnp.sum(_lowbias32(bits ^ index * _GOLDEN)))
 
 
 def _check_contraction(w: AnalogWeight, contract: tuple[int, ...], batch: tuple[int, ...]):
