@@ -46,6 +46,7 @@ def figure(path: Path) -> None:
     assert path.stat().st_size > 10_000, f"{path} is too small to be a figure"
 
 
+@pytest.mark.slow  # ~40 s here: digital training, then a fleet compile; `simulate` is in test_cli
 def test_simulate_network(tmp_path):
     stdout = run_example("simulate_network.py", "--chips", "2", "--epochs", "2", cwd=tmp_path)
     assert "digital test accuracy" in stdout and "mean accuracy over chips" in stdout
@@ -53,6 +54,7 @@ def test_simulate_network(tmp_path):
     figure(tmp_path / "out" / "example.png")
 
 
+@pytest.mark.slow  # ~18 s here: multi-device fleets are checked in test_sharding
 def test_fleet_yield_over_4_devices(tmp_path):
     stdout = run_example("fleet_yield.py", "--chips", "30", cwd=tmp_path, devices=4)
     assert "30 PCM chips" in stdout and "within 1 pt" in stdout
@@ -63,6 +65,7 @@ def test_fleet_yield_over_4_devices(tmp_path):
     figure(tmp_path / "out" / "fleet_yield.png")
 
 
+@pytest.mark.slow  # ~19 s here: the sweep path is checked in test_sweep
 def test_sweep_variation_into_a_nested_out_folder(tmp_path):
     stdout = run_example("sweep_variation.py", "--chips", "4", "--out", "runs/a", cwd=tmp_path)
     assert "median test accuracy" in stdout and "worst chip" in stdout
