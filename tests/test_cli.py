@@ -182,7 +182,7 @@ def test_transfer_on_a_users_npz_writes_dataset_figure_and_table(tmp_path, capsy
         (dict(y_test=None), "lacks array(s) y_test"),
         (dict(y_train=np.zeros(5, int)), "need the same (non-zero) length"),
         (dict(y_train=np.full(96, 0.5)), "must hold integer class labels"),
-        (dict(x_test=np.zeros((48, 5))), "features per example"),
+        (dict(x_test=np.zeros((48, 5))), "examples have shape"),
     ],
 )
 def test_transfer_refuses_bad_npz_files(override, needle, tmp_path, capsys):
@@ -199,7 +199,7 @@ def test_transfer_refuses_bad_npz_files(override, needle, tmp_path, capsys):
         (["--variation", "0,-1"], "--variation must be >= 0"),
         (["--chips", "0"], "--chips must be >= 1"),
         (["--device", "pcm"], "cannot be trained in situ"),
-        (["--dataset", "mnist"], "dataset must be 'digits' or a path"),
+        (["--dataset", "mnist"], "dataset must be one of digits, recall"),
         (["--dataset", "missing.npz"], "cannot read missing.npz"),
     ],
 )

@@ -34,6 +34,7 @@ from typing import Any
 
 from .._chip.presets import apply_table, hardware_table, nearest
 from .arguments import CommandError, float_list, parse_grid, str_list
+from .models import is_code
 
 TABLES = ("hardware", "experiment", "grid")
 # options that say where and how a run happens, not what it computes (and positionals)
@@ -213,15 +214,16 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def rerun_argv(path: str | Path, out: str, folder: str) -> list[str]:
+def rerun_argv(path: str | Path, out: str, folder: str, model: str | None = None) -> list[str]:
     """The command line that reproduces the dataset at `path` into `out` (its configuration
     is written to a file in `folder`).
 
     A dataset is data, never a program: its record is untrusted input. The recorded command
     must be one of `RECORDED` with nothing but its own positional (a sweep's experiment, a
     device preset's name), never an option; the recorded configuration must be TOML whose
-    settings the command takes, never a host address or process setting. Anything else is
-    refused, naming the field.
+    settings the command takes, never a host address or process setting, and never a Python
+    file (`--model FILE.py:FACTORY`) unless `model`, given by the user, names the same one.
+    Anything else is refused, naming the field.
     """
     from .._core.provenance import read_dataset
 
@@ -233,7 +235,7 @@ def rerun_argv(path: str | Path, out: str, folder: str) -> list[str]:
         raise CommandError(f"{path} records no analogsim configuration to rerun")
     command = recorded_command(path, attrs["analogsim_command"])
     text = attrs["analogsim_config"]
-    check_recorded_config(path, command[0], text)
+    check_recorded_config(path, command[0], text, model)
     config = Path(tempfile.mkstemp(suffix=".toml", dir=folder)[1])
     config.write_text(text)
     return [*command, "--config", str(config), "--out", out]
@@ -260,9 +262,12 @@ def recorded_command(path: str | Path, text: object) -> list[str]:
     return words
 
 
-def check_recorded_config(path: str | Path, command: str, text: object) -> None:
-    """Refuse a record's `analogsim_config` that is not TOML of the project's own tables, or
-    that carries a process or host setting (see `rerun_argv`)."""
+def check_recorded_config(
+    path: str | Path, command: str, text: object, model: str | None = None
+) -> None:
+    """Refuse a record's `analogsim_config` that is not TOML of the project's own tables, that
+    carries a process or host setting, or that names Python code the user did not name in
+    `model` (see `rerun_argv`)."""
     where = f"{path}: analogsim_config"
     if not isinstance(text, str):
         raise CommandError(f"{where} is not text")
@@ -281,3 +286,19 @@ def check_recorded_config(path: str | Path, command: str, text: object) -> None:
                 f"{where}: experiment.{key} is a process or host setting, which a record "
                 "never carries"
             )
+    recorded = data.get("experiment", {}).get("model")
+    if recorded is not None and not isinstance(recorded, str):
+        raise CommandError(f"{where}: experiment.model is not a model name")
+    if recorded is not None and is_code(recorded) and not same_code(recorded, model):
+        raise CommandError(
+            f"{where}: experiment.model {recorded!r} is Python code, which a record never runs; "
+            f"if you trust that file, name it yourself: analogsim rerun {path} --model {recorded}"
+        )
+
+
+def same_code(recorded: str, given: str | None) -> bool:
+    """Whether the user's `--model FILE.py:FACTORY` names the recorded file and factory."""
+    if given is None:
+        return False
+    (a, _, fa), (b, _, fb) = recorded.rpartition(":"), given.rpartition(":")
+    return fa == fb and Path(a).resolve() == Path(b).resolve()

@@ -17,6 +17,7 @@ from .arguments import (
 )
 from .config import add_config_arg, command_spec, resolved_config
 from .launch import add_device_args
+from .models import add_model_args
 from .tables import fmt_time, gap, table_rows
 
 
@@ -24,6 +25,7 @@ def add_parser(sub: Any) -> None:
     sim = sub.add_parser("simulate", help="a trained network on a fleet of chips, over time")
     sim.add_argument("--device", default="pcm", help="device preset (see `analogsim devices`)")
     sim.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
+    add_model_args(sim)
     sim.add_argument("--chips", type=positive_int, default=16)
     sim.add_argument(
         "--times",
@@ -52,13 +54,30 @@ def add_parser(sub: Any) -> None:
         default=0.5,
         help="accepted |read - target| of --program verify, uS (0-1000)",
     )
-    sim.add_argument("--epochs", type=positive_int, default=60, help="digital training epochs")
+    sim.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="digital training epochs (default: 60 for --network, the model's own for --model)",
+    )
     sim.add_argument(
         "--weights",
         default=None,
-        help="a network saved by analogsim (DIR/network.npz) instead of training one",
+        help="a network (DIR/network.npz) or --model's model (DIR/model.eqx) saved by "
+        "analogsim, instead of training one",
     )
-    sim.add_argument("--chunk-size", type=positive_int, default=64, help="chips per compiled call")
+    sim.add_argument(
+        "--chunk-size",
+        type=positive_int,
+        default=None,
+        help="chips per compiled call (default 64; 8 for --model)",
+    )
+    sim.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=500,
+        help="--model: test examples per read (bounds memory)",
+    )
     add_wire_args(sim)
     add_device_args(sim)
     add_config_arg(sim)
@@ -69,28 +88,31 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> None:
     from .._chip.program import check_verify_settings
     from .._core.keys import root_key
-    from .._core.provenance import save_figure, write_dataset
     from .._fleet.simulate import simulate
     from .._learn.saved_state import SavedNetwork, load_network, save_network
     from .._nn.data import load_digits
     from .._nn.digital import train_digital
     from .._nn.networks import get_network
-    from .._plot.simulate import plot_accuracy_vs_time
 
     if args.program == "verify":  # before training: a bad setting fails at once
         check_verify_settings(iterations=args.verify_iterations, tolerance=args.verify_tolerance)
-    spec = command_spec(args, args.device, variation=args.variation, **wire_settings(args))
-    net = get_network(args.network)
-    data = load_digits()
     if min(args.times) < 0:
         raise CommandError(f"--times must be >= 0 seconds; got {min(args.times)}")
+    spec = command_spec(args, args.device, variation=args.variation, **wire_settings(args))
+    if args.model is not None:
+        return run_model(args, spec)
+    if args.dataset is not None:
+        raise CommandError("--dataset is for --model; the built-in networks run on digits")
+    net = get_network(args.network)
+    data = load_digits()
     if args.weights is not None:
         saved = load_network(args.weights)
         net, params = saved.net, saved.params
         args.network = net.name
     else:
-        params = train_digital(net, data, key=root_key(args.seed), epochs=args.epochs)
-        info = {"made_by": "simulate", "seed": args.seed, "epochs": args.epochs}
+        epochs = args.epochs or 60
+        params = train_digital(net, data, key=root_key(args.seed), epochs=epochs)
+        info = {"made_by": "simulate", "seed": args.seed, "epochs": epochs}
         saved = SavedNetwork(net, [{k: np.asarray(v) for k, v in p.items()} for p in params], info)
     ds = simulate(
         spec,
@@ -103,10 +125,46 @@ def run(args: argparse.Namespace) -> None:
         method=args.program,
         iterations=args.verify_iterations,
         tolerance=args.verify_tolerance,
-        chunk_size=args.chunk_size,
+        chunk_size=args.chunk_size or 64,
         progress=not args.quiet,
         devices=args.devices,
     )
+    saved_to = save_network(Path(args.out) / "network.npz", saved)
+    report(args, spec, ds, args.network, f"{saved_to} (the network)")
+
+
+def run_model(args: argparse.Namespace, spec: Any) -> None:
+    """`simulate --model`: a JAX model of the user's (or a shipped one) on the fleet."""
+    from .._fleet.model_fleet import simulate_model
+    from .._nn.model_file import save_model
+    from .models import trained_model
+
+    model, data, info = trained_model(args, made_by="simulate")
+    ds = simulate_model(
+        spec,
+        model,
+        data,
+        name=args.model,
+        chips=args.chips,
+        times=args.times,
+        seed=args.seed,
+        method=args.program,
+        iterations=args.verify_iterations,
+        tolerance=args.verify_tolerance,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size or 8,
+        progress=not args.quiet,
+        devices=args.devices,
+    )
+    saved_to = save_model(Path(args.out) / "model.eqx", model, info)
+    report(args, spec, ds, f"{args.model} ({data.name})", f"{saved_to} (the model)")
+
+
+def report(args: argparse.Namespace, spec: Any, ds: Any, what: str, saved: str) -> None:
+    """Write the dataset and figure of a simulate run and print its table."""
+    from .._core.provenance import save_figure, write_dataset
+    from .._plot.simulate import plot_accuracy_vs_time
+
     out = Path(args.out)
     if args.weights is not None:
         ds.attrs["weights_file"] = str(args.weights)
@@ -114,11 +172,10 @@ def run(args: argparse.Namespace) -> None:
     nc = write_dataset(ds, out / "simulate.nc")
     fig = plot_accuracy_vs_time(ds)
     png = save_figure(fig, out / "simulate.png")
-    saved_to = save_network(out / "network.npz", saved)
     acc = ds["accuracy"].values * 100
     times = ds["t"].values
     print(
-        f"{args.network} on {args.chips} {args.device} chips (variation {args.variation:g}, "
+        f"{what} on {args.chips} {args.device} chips (variation {args.variation:g}, "
         f"seed {args.seed}, {args.program}); digital accuracy "
         f"{float(ds['digital_accuracy']) * 100:.2f}%"
     )
@@ -133,4 +190,4 @@ def run(args: argparse.Namespace) -> None:
     print("-" * len(head))
     print("mean  " + "".join(f"{v:>9.2f}%" for v in acc.mean(0)))
     print(" std  " + "".join(f"{v:>9.2f} " for v in acc.std(0)))
-    print(f"wrote {nc}, {png} and {saved_to} (the network)")
+    print(f"wrote {nc}, {png} and {saved}")

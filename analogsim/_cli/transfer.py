@@ -50,7 +50,11 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="comma-separated, from conductances,weights,distill,finetune,hardware-aware,digital",
     )
-    xf.add_argument("--dataset", default="digits", help="digits, or FILE.npz with x_train, ...")
+    xf.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits, synthetic-images, or FILE.npz with x_train, ...",
+    )
     xf.add_argument("--seed", type=int, default=0)
     xf.add_argument("--epochs", type=positive_int, default=10, help="in-situ epochs of the source")
     xf.add_argument("--temperature", type=positive_float, default=2.0, help="distillation T")
@@ -80,6 +84,11 @@ def run(args: argparse.Namespace) -> None:
     if min(args.variation) < 0:
         raise CommandError(f"--variation must be >= 0; got {min(args.variation):g}")
     data = load_dataset(args.dataset)
+    if data.x_train.dtype.kind in "iu":
+        raise CommandError(
+            f"--dataset {args.dataset} holds token sequences, a task for `simulate --model`; "
+            "transfer runs the built-in mlp on features"
+        )
     source = None
     if args.source is not None:
         source = load_chip(args.source)

@@ -13,6 +13,9 @@ class _Silent:
     def update(self, n: int = 1) -> None:
         pass
 
+    def set_postfix(self, **_: object) -> None:
+        pass
+
 
 @contextmanager
 def progress_bar(*, total: int, desc: str, unit: str, enabled: bool) -> Iterator[object]:

@@ -49,6 +49,8 @@ def to_analog(
     *,
     key: Array,
     method: ProgramMethod = "verify",
+    iterations: int = 10,
+    tolerance: ArrayLike = 0.5,
     where: Where | None = None,
 ) -> Any:
     """`model` with each selected weight programmed on its own crossbar devices of chip `key`.
@@ -59,6 +61,8 @@ def to_analog(
         key: the chip's key (`chip_key(root_key(seed), i)`).
         method: how each weight is programmed (`program_chip`): "verify" (default), the
             preset's "published" procedure, or "open-loop".
+        iterations, tolerance: the verify loop's rounds and accepted |read - target| (uS);
+            the tolerance may be traced (a sweep over it compiles once).
         where: `where(path, array) -> bool` picks the weights (2-D float arrays) that go on
             crossbars. Default: the weight of every `equinox.nn.Linear` and `equinox.nn.Conv`
             (1-, 2- or 3-D, any stride, padding, dilation and feature groups). A `Linear`
@@ -94,7 +98,9 @@ def to_analog(
         w = jnp.asarray(w, jnp.float32)
         # (rows, cols) = (inputs, outputs); a kernel's rows are its channels x window
         held = w if rows_axis == 0 else w.reshape(w.shape[0], -1).T
-        identity, state = _program_weight(spec, held, fold_in(key, path_id(path)), method)
+        identity, state = _program_weight(
+            spec, held, fold_in(key, path_id(path)), method, iterations, tolerance
+        )
         return AnalogWeight(
             spec=spec,
             identity=identity,
@@ -130,12 +136,25 @@ def to_analog(
 # compiled: run op by op, drawing and programming a chip's devices takes seconds
 @eqx.filter_jit
 def _program_weight(
-    spec: HardwareSpec, held: Array, key: Array, method: str
+    spec: HardwareSpec,
+    held: Array,
+    key: Array,
+    method: str,
+    iterations: int,
+    tolerance: ArrayLike,
 ) -> tuple[LayerIdentity, LayerState]:
     """One weight, held as (inputs, outputs), drawn and programmed on the devices of `key`."""
     chip = make_chip(spec, [held.shape], key=stream(key, "identity"))
     params = [{"w": held, "b": jnp.zeros(held.shape[1], jnp.float32)}]
-    state = program_chip(spec, chip, params, key=stream(key, "program"), method=method)
+    state = program_chip(
+        spec,
+        chip,
+        params,
+        key=stream(key, "program"),
+        method=method,
+        iterations=iterations,
+        tolerance=tolerance,
+    )
     return chip.layers[0], state.layers[0]
 
 

@@ -24,6 +24,11 @@ class Dataset:
     y_test: np.ndarray
 
     @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one example (features, or an image's (height, width, channels))."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
     def classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
 
@@ -55,10 +60,14 @@ def load_digits() -> Dataset:
 _NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def load_npz(path: str | Path) -> Dataset:
+def load_npz(path: str | Path, *, flatten: bool = True) -> Dataset:
     """A task of the user's own from an `.npz` file with arrays `x_train`, `y_train`, `x_test`,
-    `y_test`: features of any shape (flattened to one row per example, float32, used as they
-    are: scale them to about [0, 1] for analog inputs) and integer labels 0..classes-1.
+    `y_test`: features of any shape (used as they are: scale them to about [0, 1] for analog
+    inputs) and integer labels 0..classes-1.
+
+    With `flatten` (for the built-in networks) each example becomes one row of float32
+    features; without it (for a model of the user's own) it keeps its shape, (32, 32, 3) for
+    a CIFAR image, and integer features (tokens) stay integers (int32).
 
     Raises:
         ParameterError: a missing array, lengths that do not match, non-integer or negative
@@ -90,22 +99,44 @@ def load_npz(path: str | Path) -> Dataset:
             raise ParameterError(f"{path}: y_{split} must hold integer class labels; got {y.dtype}")
         if y.min() < 0:
             raise ParameterError(f"{path}: y_{split} has negative labels; use 0..classes-1")
-        x = x.reshape(x.shape[0], -1).astype(np.float32)
+        if flatten:
+            x = x.reshape(x.shape[0], -1)
+        tokens = not flatten and x.dtype.kind in "iu"
+        x = x.astype(np.int32 if tokens else np.float32)
         if not np.all(np.isfinite(x)):
             raise ParameterError(f"{path}: x_{split} contains NaN or infinity")
         out[f"x_{split}"], out[f"y_{split}"] = x, y.astype(np.int32)
-    if out["x_train"].shape[1] != out["x_test"].shape[1]:
+    if out["x_train"].shape[1:] != out["x_test"].shape[1:]:
         raise ParameterError(
-            f"{path}: x_train has {out['x_train'].shape[1]} features per example, x_test "
-            f"{out['x_test'].shape[1]}"
+            f"{path}: x_train's examples have shape {out['x_train'].shape[1:]}, x_test's "
+            f"{out['x_test'].shape[1:]}"
         )
     return Dataset(path.stem, **out)
 
 
-def load_dataset(name: str) -> Dataset:
-    """`digits` (the embedded default) or the path of an `.npz` file (`load_npz`)."""
+BUILT_IN = ("digits", "recall", "synthetic-images")
+
+
+def load_dataset(name: str, *, flatten: bool = True) -> Dataset:
+    """A built-in task by name, or the path of an `.npz` file (`load_npz`, `flatten` as it
+    takes it): `digits` (the embedded default), `recall` (`associative_recall`) or
+    `synthetic-images` (`synthetic_images`, CIFAR-shaped)."""
     if name == "digits":
         return load_digits()
+    if name == "recall":
+        from .recall import associative_recall
+
+        return associative_recall()
+    if name == "synthetic-images":
+        from .images import synthetic_images
+
+        data = synthetic_images()
+        if not flatten:
+            return data
+        rows = lambda x: x.reshape(len(x), -1)
+        return dataclasses.replace(data, x_train=rows(data.x_train), x_test=rows(data.x_test))
     if not name.endswith(".npz"):
-        raise ParameterError(f"dataset must be 'digits' or a path to an .npz file; got {name!r}")
-    return load_npz(name)
+        raise ParameterError(
+            f"dataset must be one of {', '.join(BUILT_IN)} or a path to an .npz file; got {name!r}"
+        )
+    return load_npz(name, flatten=flatten)

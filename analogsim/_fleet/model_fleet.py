@@ -1,0 +1,181 @@
+"""A user's JAX model on a fleet of chips, over time: `simulate` for any model.
+
+Chip i of seed s is `to_analog(model, spec, key=chip_key(root_key(s), i))`, so its devices are
+those of chip i of every other experiment, whatever the fleet size or chunking. Its reads at
+time j take `stream(chip_key, "read", j)`, then each batch of test examples its own key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from jax.sharding import Mesh
+from jaxtyping import Array, ArrayLike
+
+from device_models import fold_in
+from device_models._checks import ParameterError, check_int_range, check_nonnegative
+
+from .._chip.program import ProgramMethod, check_verify_settings
+from .._chip.spec import HardwareSpec
+from .._core.dataset import experiment_dataset
+from .._core.keys import chip_key, root_key, stream
+from .._core.progress import progress_bar
+from .._model.convert import analog_call, to_analog
+from .._nn.data import Dataset
+from .._nn.fit_model import model_accuracy
+from .fleet import fleet_map
+from .mesh import chip_mesh, fleet_vmap
+from .simulate import DEFAULT_TIMES, accuracy_labels, verify_attrs
+
+
+def model_chip_accuracy(
+    spec: HardwareSpec,
+    model: Any,
+    root: Array,
+    index: Array,
+    times: Array,
+    x: Array,
+    y: Array,
+    *,
+    method: ProgramMethod = "published",
+    iterations: int = 10,
+    tolerance: ArrayLike = 0.5,
+    batch_size: int | None = None,
+) -> Array:
+    """Test accuracy of `model` on chip `index` at each of `times` (seconds), (len(times),).
+
+    The model is called one example at a time (`analog_call(..., in_axes=0)`), `batch_size`
+    examples per read (None: the whole test set, one read of each array); `len(x)` must be a
+    multiple of it.
+    """
+    ck = chip_key(root, index)
+    chip = to_analog(model, spec, key=ck, method=method, iterations=iterations, tolerance=tolerance)
+    n = x.shape[0]
+    size = n if batch_size is None else batch_size
+    xb = x.reshape(n // size, size, *x.shape[1:])
+    yb = y.reshape(n // size, size)
+
+    def at(j: Array, t: Array) -> Array:
+        read = stream(ck, "read", j)
+
+        def batch(b: Array) -> Array:
+            logits = analog_call(chip, xb[b], t=t, key=fold_in(read, b), in_axes=0)
+            return jnp.sum(jnp.argmax(logits, axis=-1) == yb[b])
+
+        hits = jax.lax.map(batch, jnp.arange(xb.shape[0], dtype=jnp.uint32))
+        return jnp.sum(hits) / n
+
+    return jax.vmap(at)(jnp.arange(times.shape[0], dtype=jnp.uint32), times)
+
+
+@eqx.filter_jit
+def model_fleet_accuracy(
+    spec: HardwareSpec,
+    model: Any,
+    root: Array,
+    indices: Array,
+    times: Array,
+    x: Array,
+    y: Array,
+    method: ProgramMethod = "published",
+    mesh: Mesh | None = None,
+    verify: tuple[int, ArrayLike] = (10, 0.5),
+    batch_size: int | None = None,
+) -> Array:
+    """`model_chip_accuracy` of the chips `indices` (one compiled program, its chips split
+    over `mesh`), shape (chips, times)."""
+    iterations, tolerance = verify
+    one = lambda i: model_chip_accuracy(
+        spec,
+        model,
+        root,
+        i,
+        times,
+        x,
+        y,
+        method=method,
+        iterations=iterations,
+        tolerance=tolerance,
+        batch_size=batch_size,
+    )
+    return fleet_vmap(one, mesh)(indices)
+
+
+def simulate_model(
+    spec: HardwareSpec,
+    model: Any,
+    data: Dataset,
+    *,
+    name: str = "model",
+    chips: int = 16,
+    times: Sequence[float] = DEFAULT_TIMES,
+    seed: int = 0,
+    method: ProgramMethod = "published",
+    iterations: int = 10,
+    tolerance: float = 0.5,
+    batch_size: int | None = None,
+    chunk_size: int = 16,
+    progress: bool = False,
+    devices: int | None = None,
+) -> xr.Dataset:
+    """Program a digitally trained `model` onto `chips` chips and measure its test accuracy
+    at each time: `simulate` for any JAX model (`to_analog`'s default weights go on
+    crossbars).
+
+    Args:
+        spec, data, chips, times, seed, method, iterations, tolerance, chunk_size, progress,
+            devices: as `simulate` takes them.
+        model: an equinox module called one example at a time, `model(x) -> logits`.
+        name: the model's name in the dataset's attributes.
+        batch_size: test examples per read (None: all of them in one); the test set is
+            trimmed to a multiple of it. Bounds memory, with `chunk_size`.
+
+    Returns:
+        Dataset with `accuracy` (chip, t), `digital_accuracy` and provenance attributes.
+    """
+    check_int_range("chips", chips, 1, 10**9)
+    check_int_range("chunk_size", chunk_size, 1, 10**9)
+    if len(times) == 0:
+        raise ParameterError("times must hold at least one time")
+    check_nonnegative("times", np.asarray(times, np.float64), unit="s")
+    if method == "verify":
+        check_verify_settings(iterations=iterations, tolerance=tolerance)
+    n = len(data.x_test)
+    if batch_size is not None:
+        check_int_range("batch_size", batch_size, 1, 1 << 30)
+        n = max(batch_size, n // batch_size * batch_size) if batch_size <= n else n
+        batch_size = min(batch_size, n)
+    x, y = jnp.asarray(data.x_test[:n]), jnp.asarray(data.y_test[:n])
+    t = jnp.asarray(times, jnp.float32)
+    root = root_key(seed)
+    mesh = chip_mesh(devices)
+    digital = model_accuracy(model, x, y)
+    verify = (iterations, jnp.float32(tolerance))
+    run = lambda idx: model_fleet_accuracy(
+        spec, model, root, idx, t, x, y, method, mesh, verify, batch_size
+    )
+    with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
+        acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update, mesh=mesh)
+    return experiment_dataset(
+        {
+            "accuracy": (("chip", "t"), acc.astype(np.float64)),
+            "digital_accuracy": ((), digital),
+        },
+        {"chip": np.arange(chips), "t": np.asarray(times, np.float64)},
+        labels=accuracy_labels(data.name),
+        spec=spec,
+        experiment="simulate",
+        network=name,
+        dataset=data.name,
+        seed=seed,
+        chips=chips,
+        program_method=method,
+        test_examples=n,
+        **verify_attrs(method, iterations, tolerance),
+    )

@@ -1,0 +1,126 @@
+"""`--model NAME|FILE.py:FACTORY` and `--dataset` on the command line (issue 24): a user's own
+model file on a user's own `.npz`, saved and reloaded, rerun only when the user names the
+file again, and each bad input a one-line error."""
+
+import textwrap
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from analogsim._cli.main import main
+
+FACTORIES = textwrap.dedent(
+    """
+    import math
+
+    import equinox as eqx
+    import jax
+
+
+    class Net(eqx.Module):
+        hidden: eqx.nn.Linear
+        out: eqx.nn.Linear
+
+        def __call__(self, x):
+            return self.out(jax.nn.relu(self.hidden(x.reshape(-1))))
+
+
+    def make(data, *, key):
+        k1, k2 = jax.random.split(key)
+        n = math.prod(data.input_shape)
+        return Net(eqx.nn.Linear(n, 16, key=k1), eqx.nn.Linear(16, data.classes, key=k2))
+
+
+    def not_a_model(data, *, key):
+        return 42
+
+
+    def broken(data, *, key):
+        raise RuntimeError("boom\\nsecond line")
+    """
+)
+
+
+def tiny_images(path, n=1024, **override):
+    """Images (4, 4, 2): class 1 when channel 0 is brighter than channel 1."""
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 4, 4, 2)).astype(np.float32)
+    y = (x[..., 0].mean((1, 2)) > x[..., 1].mean((1, 2))).astype(np.int32)
+    arrays = dict(x_train=x[: n // 2], y_train=y[: n // 2], x_test=x[n // 2 :], y_test=y[n // 2 :])
+    arrays.update(override)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+@pytest.fixture
+def user_files(tmp_path):
+    code = tmp_path / "my_model.py"
+    code.write_text(FACTORIES)
+    return code, tiny_images(tmp_path / "task.npz")
+
+
+def simulate(out, *extra):
+    argv = ["simulate", "--chips", "2", "--times", "1,86400", "--out", str(out), "--quiet"]
+    return main([*argv, *extra])
+
+
+def test_a_users_model_file_runs_saves_reloads_and_reruns_only_when_named(
+    user_files, tmp_path, capsys
+):
+    code, task = user_files
+    model = f"{code}:make"
+    assert simulate(tmp_path / "a", "--model", model, "--dataset", str(task), "--epochs", "40") == 0
+    ds = xr.load_dataset(tmp_path / "a" / "simulate.nc")
+    assert ds["accuracy"].dims == ("chip", "t") and ds["accuracy"].shape == (2, 2)
+    assert ds.attrs["network"] == model and ds.attrs["dataset"] == "task"
+    assert float(ds["digital_accuracy"]) > 0.75  # the rule is learnable
+    assert np.all(ds["accuracy"].values > 0.6)
+    assert (tmp_path / "a" / "model.eqx").is_file() and (tmp_path / "a" / "model.json").is_file()
+    out = capsys.readouterr().out
+    assert "my_model.py:make (task) on 2 pcm chips" in out
+
+    # the saved model, reloaded, is the same model on the same chips
+    weights = str(tmp_path / "a" / "model.eqx")
+    argv = ["--model", model, "--dataset", str(task), "--weights", weights]
+    assert simulate(tmp_path / "b", *argv) == 0
+    b = xr.load_dataset(tmp_path / "b" / "simulate.nc")
+    np.testing.assert_array_equal(b["accuracy"], ds["accuracy"])
+
+    # a record that names code is refused, unless the user names the same file
+    nc = str(tmp_path / "a" / "simulate.nc")
+    capsys.readouterr()
+    assert main(["rerun", nc, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "experiment.model" in err and "never runs" in err and len(err.splitlines()) == 1
+    other = tmp_path / "other.py"
+    other.write_text(FACTORIES)
+    assert main(["rerun", nc, "--model", f"{other}:make", "--out", str(tmp_path / "r")]) == 2
+    assert main(["rerun", nc, "--model", model, "--out", str(tmp_path / "r")]) == 0
+    again = xr.load_dataset(tmp_path / "r" / "simulate.nc")
+    np.testing.assert_array_equal(again["accuracy"], ds["accuracy"])
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--model", "{code}:nowhere", "--dataset", "{task}"], "has no function nowhere"),
+        (["--model", "missing.py:make", "--dataset", "{task}"], "no file missing.py"),
+        (["--model", "{code}:not_a_model", "--dataset", "{task}"], "returned int, not a model"),
+        (["--model", "{code}:broken", "--dataset", "{task}"], "RuntimeError: boom"),
+        (["--model", "{code}:make"], "give its task with --dataset"),
+        (["--model", "gpt5"], "unknown model 'gpt5'; shipped models: transformer, resnet"),
+        (["--dataset", "{task}"], "--dataset is for --model"),
+        (["--model", "{code}:make", "--dataset", "{bad}"], "lacks array(s) y_test"),
+        (["--model", "transformer", "--dataset", "{task}"], "takes token sequences"),
+        (["--model", "{code}:make", "--dataset", "{task}", "--weights", "{code}"], "does not hold"),
+    ],
+)
+def test_bad_models_and_tasks_exit_2_with_one_line(user_files, tmp_path, capsys, argv, needle):
+    code, task = user_files
+    bad = tiny_images(tmp_path / "bad.npz", y_test=None)
+    argv = [a.format(code=code, task=task, bad=bad) for a in argv]
+    assert simulate(tmp_path / "o", *argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
