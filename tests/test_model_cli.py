@@ -124,3 +124,27 @@ def test_bad_models_and_tasks_exit_2_with_one_line(user_files, tmp_path, capsys,
     err = capsys.readouterr().err.strip()
     assert needle in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_train_a_users_model_hardware_aware_then_simulate_it(user_files, tmp_path):
+    code, task = user_files
+    model = f"{code}:make"
+    argv = ["train", "--model", model, "--dataset", str(task), "--device", "rram"]
+    argv += ["--chips", "2", "--epochs", "40", "--out", str(tmp_path / "t"), "--quiet"]
+    assert main(argv) == 0
+    ds = xr.load_dataset(tmp_path / "t" / "train.nc")
+    assert ds.attrs["training_mode"] == "hardware-aware" and ds.attrs["network"] == model
+    assert ds["loss"].dims == ("chip", "epoch") and ds["loss"].shape == (2, 40)
+    assert float(ds["loss"][0, -1]) < float(ds["loss"][0, 0])
+    assert np.all(ds["test_accuracy"].values > 0.6)
+    # the trained model is a saved model: simulate reads it back
+    weights = str(tmp_path / "t" / "model.eqx")
+    argv = ["--model", model, "--dataset", str(task), "--weights", weights, "--device", "rram"]
+    assert simulate(tmp_path / "s", *argv) == 0
+
+
+def test_in_situ_training_of_a_model_is_refused(user_files, tmp_path, capsys):
+    code, task = user_files
+    argv = ["train", "--model", f"{code}:make", "--dataset", str(task), "--mode", "in-situ"]
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert "built-in networks" in capsys.readouterr().err

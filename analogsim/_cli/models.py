@@ -110,36 +110,57 @@ def build_model(args: argparse.Namespace, workload: Any, data: Any, *, key: Any)
     return model
 
 
+def untrained_model(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(the untrained model of `--model`, its task, the shipped workload or None); the model
+    is initialized from `stream(root_key(seed), "train", 0)`, as `fit` initializes networks."""
+    from .._core.keys import root_key, stream
+
+    workload, data = model_task(args)
+    model = build_model(args, workload, data, key=stream(root_key(args.seed), "train", 0))
+    return model, data, workload
+
+
+def model_schedule(args: argparse.Namespace, workload: Any) -> dict[str, Any]:
+    """`fit_model`'s schedule: the shipped model's own (or AdamW at 1e-3, batch 128, 10
+    epochs for a user's), with `--epochs`, and `train`'s `--lr` and `--batch-size`, over it."""
+    schedule: dict[str, Any] = dict(epochs=10, batch_size=128, learning_rate=1e-3, weight_decay=0.0)
+    if workload:
+        schedule = dict(
+            epochs=workload.epochs,
+            batch_size=workload.batch_size,
+            learning_rate=workload.learning_rate,
+            weight_decay=workload.weight_decay,
+        )
+    given = dict(
+        epochs=args.epochs,
+        batch_size=getattr(args, "batch_size", None),
+        learning_rate=getattr(args, "lr", None),
+    )
+    schedule.update({k: v for k, v in given.items() if v is not None})
+    return schedule
+
+
 def trained_model(args: argparse.Namespace, *, made_by: str) -> tuple[Any, Any, dict[str, Any]]:
     """(the model of `--model`, trained digitally or loaded from `--weights`, its task, what
     describes it for saving)."""
     import numpy as np
 
-    from .._core.keys import root_key, stream
+    from .._core.keys import root_key
     from .._nn.fit_model import fit_model
     from .._nn.model_file import load_model
 
-    workload, data = model_task(args)
-    model = build_model(args, workload, data, key=stream(root_key(args.seed), "train", 0))
+    model, data, workload = untrained_model(args)
     info = {"model": args.model, "dataset": data.name, "made_by": made_by, "seed": args.seed}
     if args.weights is not None:
         return load_model(args.weights, model), data, {**info, "weights_file": args.weights}
-    epochs = args.epochs or (workload.epochs if workload else 10)
-    schedule = dict(batch_size=128, learning_rate=1e-3, weight_decay=0.0)
-    if workload:
-        schedule = dict(
-            batch_size=workload.batch_size,
-            learning_rate=workload.learning_rate,
-            weight_decay=workload.weight_decay,
-        )
+    schedule = model_schedule(args, workload)
     model, losses = fit_model(
         model,
         data,
         key=root_key(args.seed),
-        epochs=epochs,
         progress=not args.quiet,
         desc=f"train {data.name}",
         **schedule,
     )
-    info.update(epochs=epochs, final_loss=float(np.asarray(losses)[-1]), **schedule)
+    info.update(final_loss=float(np.asarray(losses)[-1]), **schedule)
     return model, data, info

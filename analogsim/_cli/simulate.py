@@ -73,7 +73,7 @@ def add_parser(sub: Any) -> None:
         help="chips per compiled call (default 64; 8 for --model)",
     )
     sim.add_argument(
-        "--batch-size",
+        "--test-batch",
         type=positive_int,
         default=500,
         help="--model: test examples per read (bounds memory)",
@@ -151,7 +151,7 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
         method=args.program,
         iterations=args.verify_iterations,
         tolerance=args.verify_tolerance,
-        batch_size=args.batch_size,
+        batch_size=args.test_batch,
         chunk_size=args.chunk_size or 8,
         progress=not args.quiet,
         devices=args.devices,

@@ -17,16 +17,25 @@ from .arguments import (
 )
 from .config import add_config_arg, command_spec, resolved_config
 from .launch import add_device_args
+from .models import add_model_args
 from .tables import gap, table_rows
 
 
 def add_parser(sub: Any) -> None:
     tr = sub.add_parser("train", help="train a network digitally, hardware-aware or in situ")
     tr.add_argument("--device", default="gokmen_vlasov", help="device preset")
-    tr.add_argument("--mode", default="in-situ", choices=["in-situ", "hardware-aware", "digital"])
+    tr.add_argument(
+        "--mode",
+        default=None,
+        choices=["in-situ", "hardware-aware", "digital"],
+        help="default: in-situ for --network, hardware-aware for --model",
+    )
     tr.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
+    add_model_args(tr)
     tr.add_argument("--chips", type=positive_int, default=4)
-    tr.add_argument("--epochs", type=positive_int, default=10)
+    tr.add_argument(
+        "--epochs", type=positive_int, default=None, help="default 10, or --model's own"
+    )
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--lr", type=positive_float, default=None, help="learning rate")
     tr.add_argument("--batch-size", type=positive_int, default=None)
@@ -39,15 +48,18 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from .._core.provenance import save_figure, write_dataset
     from .._learn.in_situ_fleet import TrainingError
     from .._learn.saved_state import save_chip, save_network
     from .._learn.train import train
     from .._nn.data import load_digits
     from .._nn.networks import get_network
-    from .._plot.train import plot_learning_curve
 
     spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
+    if args.model is not None:
+        return run_model(args, spec)
+    if args.dataset is not None:
+        raise CommandError("--dataset is for --model; the built-in networks run on digits")
+    args.mode, args.epochs = args.mode or "in-situ", args.epochs or 10
     net = get_network(args.network)
     try:
         ds, saved = train(
@@ -67,19 +79,66 @@ def run(args: argparse.Namespace) -> None:
     except TrainingError as err:
         raise CommandError(str(err)) from None
     out = Path(args.out)
-    ds.attrs.update(resolved_config(args, spec))
-    nc = write_dataset(ds, out / "train.nc")
-    png = save_figure(plot_learning_curve(ds), out / "train.png")
     if isinstance(saved, list):
         for chip in saved:
             save_chip(out / "chips" / f"chip-{chip.info['chip']}.npz", chip)
         kept = f"{out / 'chips'} ({len(saved)} trained chips, chip-<i>.npz)"
     else:
         kept = str(save_network(out / "network.npz", saved))
+    report(args, spec, ds, args.network, kept)
+
+
+def run_model(args: argparse.Namespace, spec: Any) -> None:
+    """`train --model`: a JAX model trained digitally or hardware-aware, then on the chips."""
+    from .._learn.train_model import train_model
+    from .._nn.model_file import save_model
+    from .models import model_schedule, untrained_model
+
+    if args.mode == "in-situ":
+        raise CommandError(
+            "--mode in-situ runs the built-in networks (--network); train a --model digital "
+            "or hardware-aware"
+        )
+    mode = args.mode or "hardware-aware"
+    model, data, workload = untrained_model(args)
+    schedule = model_schedule(args, workload)
+    ds, model = train_model(
+        spec,
+        model,
+        data,
+        mode=mode,
+        name=args.model,
+        chips=args.chips,
+        seed=args.seed,
+        progress=not args.quiet,
+        devices=args.devices,
+        **schedule,
+    )
+    info = {
+        "model": args.model,
+        "dataset": data.name,
+        "made_by": f"train {mode}",
+        "seed": args.seed,
+    }
+    kept = save_model(Path(args.out) / "model.eqx", model, {**info, **schedule})
+    args.mode = mode
+    report(args, spec, ds, f"{args.model} ({data.name})", f"{kept} (the model)")
+
+
+def report(args: argparse.Namespace, spec: Any, ds: Any, what: str, kept: str) -> None:
+    """Write the dataset and figure of a training run and print its table."""
+    from .._core.provenance import save_figure, write_dataset
+    from .._plot.train import plot_learning_curve
+
+    out = Path(args.out)
+    ds.attrs.update(resolved_config(args, spec))
+    nc = write_dataset(ds, out / "train.nc")
+    png = save_figure(plot_learning_curve(ds), out / "train.png")
     acc = ds["test_accuracy"].values * 100
+    epochs = ds.sizes["epoch"]
     print(
-        f"{args.mode} training of {args.network} on {args.chips} {args.device} chips, "
-        f"{args.epochs} epochs, seed {args.seed}"
+        f"{args.mode} training of {what} on {args.chips} {args.device} chips, "
+        f"{epochs} epochs, seed {args.seed}"
     )
     print(
         f"{'chip':>4}{'final loss':>12}{'test accuracy':>15}"

@@ -107,6 +107,19 @@ def model_fleet_accuracy(
     return fleet_vmap(one, mesh)(indices)
 
 
+def test_batches(data: Dataset, batch_size: int | None) -> tuple[Array, Array, int | None]:
+    """The test set as `model_chip_accuracy` reads it: (x, y, batch size), trimmed to a whole
+    number of batches of `batch_size` examples (None, or more than the test set: one read)."""
+    n = len(data.x_test)
+    if batch_size is not None:
+        check_int_range("batch_size", batch_size, 1, 1 << 30)
+        if batch_size >= n:
+            batch_size = None
+        else:
+            n = n // batch_size * batch_size
+    return jnp.asarray(data.x_test[:n]), jnp.asarray(data.y_test[:n]), batch_size
+
+
 def simulate_model(
     spec: HardwareSpec,
     model: Any,
@@ -146,12 +159,7 @@ def simulate_model(
     check_nonnegative("times", np.asarray(times, np.float64), unit="s")
     if method == "verify":
         check_verify_settings(iterations=iterations, tolerance=tolerance)
-    n = len(data.x_test)
-    if batch_size is not None:
-        check_int_range("batch_size", batch_size, 1, 1 << 30)
-        n = max(batch_size, n // batch_size * batch_size) if batch_size <= n else n
-        batch_size = min(batch_size, n)
-    x, y = jnp.asarray(data.x_test[:n]), jnp.asarray(data.y_test[:n])
+    x, y, batch_size = test_batches(data, batch_size)
     t = jnp.asarray(times, jnp.float32)
     root = root_key(seed)
     mesh = chip_mesh(devices)
@@ -176,6 +184,6 @@ def simulate_model(
         seed=seed,
         chips=chips,
         program_method=method,
-        test_examples=n,
+        test_examples=len(x),
         **verify_attrs(method, iterations, tolerance),
     )
