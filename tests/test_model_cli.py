@@ -148,3 +148,20 @@ def test_in_situ_training_of_a_model_is_refused(user_files, tmp_path, capsys):
     argv = ["train", "--model", f"{code}:make", "--dataset", str(task), "--mode", "in-situ"]
     assert main([*argv, "--out", str(tmp_path)]) == 2
     assert "built-in networks" in capsys.readouterr().err
+
+
+def test_sweep_a_users_model_over_variation(user_files, tmp_path, capsys):
+    code, task = user_files
+    argv = ["sweep", "simulate", "--model", f"{code}:make", "--dataset", str(task)]
+    argv += ["--param", "variation=0,3", "--param", "t=1,86400", "--chips", "2"]
+    assert main([*argv, "--epochs", "40", "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    ds = xr.load_dataset(tmp_path / "s" / "sweep.nc")
+    assert ds["accuracy"].dims == ("variation", "t", "chip")
+    assert ds.attrs["network"] == f"{code}:make" and ds.attrs["dataset"] == "task"
+    assert "median test accuracy" in capsys.readouterr().out
+    # chip i is chip i of simulate: variation 0 at t = 1 s is simulate's run of that spec
+    one = ["--model", f"{code}:make", "--dataset", str(task), "--epochs", "40"]
+    assert simulate(tmp_path / "a", *one, "--variation", "0", "--times", "1,86400") == 0
+    sim = xr.load_dataset(tmp_path / "a" / "simulate.nc")
+    np.testing.assert_array_equal(ds["accuracy"].sel(variation=0.0).T, sim["accuracy"])
+    assert main(["sweep", "train", "--model", f"{code}:make", "--out", str(tmp_path)]) == 2

@@ -20,6 +20,7 @@ from .arguments import (
 )
 from .config import add_config_arg
 from .launch import add_device_args
+from .models import add_model_args
 
 EXPERIMENTS = ("simulate", "train", "transfer")
 # per experiment: device preset, chips per point, epochs (digital training for simulate,
@@ -48,6 +49,12 @@ def add_parser(sub: Any) -> None:
         "reram_es for transfer)",
     )
     sw.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
+    add_model_args(sw)
+    sw.add_argument(
+        "--weights",
+        default=None,
+        help="simulate --model: its saved model (DIR/model.eqx) instead of training one",
+    )
     sw.add_argument(
         "--chips",
         type=int_arg,
@@ -96,10 +103,17 @@ def run(args: argparse.Namespace) -> None:
         raise CommandError(
             f"unknown experiment {args.experiment!r}; sweepable: {', '.join(EXPERIMENTS)}"
         )
+    if (args.model is not None or args.dataset is not None) and args.experiment != "simulate":
+        raise CommandError(
+            "--model and --dataset sweep simulate; train and transfer sweep --network"
+        )
+    if args.model is None and (args.dataset is not None or args.weights is not None):
+        raise CommandError("--dataset and --weights are for --model")
     device, chips, epochs = _DEFAULTS[args.experiment]
     device = args.device or device
     chips = chips if args.chips is None else args.chips
-    epochs = epochs if args.epochs is None else args.epochs
+    # a model's own schedule decides its epochs (`models.model_schedule`)
+    epochs = args.epochs if args.epochs is not None or args.model else epochs
     if chips < 1:
         raise CommandError(f"--chips must be >= 1; got {chips}")
     args.device, args.chips, args.epochs = device, chips, epochs  # the record is complete
@@ -151,7 +165,6 @@ def _run(
     from .._learn.in_situ_fleet import TrainingError
     from .._nn.data import load_digits
 
-    data = load_digits()
     common = dict(
         chips=chips,
         seed=args.seed,
@@ -159,6 +172,22 @@ def _run(
         progress=not args.quiet,
         devices=args.devices,
     )
+    if args.model is not None:
+        from .._sweep.simulate_model import sweep_simulate_model
+        from .models import trained_model
+
+        model, data, _ = trained_model(args, made_by="sweep")
+        return sweep_simulate_model(
+            spec,
+            model,
+            data,
+            grid,
+            name=args.model,
+            method=args.program,
+            chunk_size=args.chunk_size or 8,
+            **common,
+        )
+    data = load_digits()
     try:
         if args.experiment == "simulate":
             from .._core.keys import root_key

@@ -143,9 +143,12 @@ def sweep_manifest(
     seed: int,
     chunk_size: int,
     *,
-    network: Network,
+    network: Network | list[Any],
 ) -> dict[str, Any]:
-    """The manifest entries every sweep has (experiments add their settings and hashes)."""
+    """The manifest entries every sweep has (experiments add their settings and hashes);
+    `network` is a built-in network or a description of a model (`[name, leaf shapes]`)."""
+    if isinstance(network, Network):
+        network = [network.name, [list(s) for s in network.shapes]]
     return {
         "analogsim_version": __version__,
         "experiment": experiment,
@@ -154,5 +157,5 @@ def sweep_manifest(
         "seed": seed,
         "chunk_size": chunk_size,
         "hardware_spec": describe(spec),
-        "network": [network.name, [list(s) for s in network.shapes]],
+        "network": network,
     }
