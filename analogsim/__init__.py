@@ -35,6 +35,7 @@ from ._core.provenance import write_dataset as write_dataset
 from ._fleet.cpu_devices import use_cpu_cores as use_cpu_cores
 from ._fleet.distributed import initialize_distributed as initialize_distributed
 from ._fleet.mesh import chip_mesh as chip_mesh
+from ._fleet.model_fleet import simulate_model as simulate_model
 from ._fleet.simulate import simulate as simulate
 from ._learn.device_update import DeviceUpdateState as DeviceUpdateState
 from ._learn.device_update import device_update as device_update
@@ -62,6 +63,11 @@ from ._nn.data import load_digits as load_digits
 from ._nn.data import load_npz as load_npz
 from ._nn.digital import accuracy as accuracy
 from ._nn.digital import train_digital as train_digital
+from ._nn.fit_model import fit_model as fit_model
+from ._nn.fit_model import model_accuracy as model_accuracy
+from ._nn.images import synthetic_images as synthetic_images
+from ._nn.model_file import load_model as load_model
+from ._nn.model_file import save_model as save_model
 from ._nn.networks import Conv2d as Conv2d
 from ._nn.networks import Dense as Dense
 from ._nn.networks import Network as Network
@@ -70,6 +76,9 @@ from ._nn.networks import cnn as cnn
 from ._nn.networks import get_network as get_network
 from ._nn.networks import init_params as init_params
 from ._nn.networks import mlp as mlp
+from ._nn.recall import associative_recall as associative_recall
+from ._nn.resnet import resnet as resnet
+from ._nn.transformer import transformer as transformer
 from ._plot.chip_map import plot_chip_map as plot_chip_map
 from ._plot.dataset import plot_dataset as plot_dataset
 from ._plot.device import plot_device as plot_device
@@ -79,6 +88,7 @@ from ._plot.sweep import plot_sweep as plot_sweep
 from ._plot.train import plot_learning_curve as plot_learning_curve
 from ._plot.transfer import plot_transfer as plot_transfer
 from ._sweep.simulate import sweep_simulate as sweep_simulate
+from ._sweep.simulate_model import sweep_simulate_model as sweep_simulate_model
 from ._sweep.store import StoreMismatchError as StoreMismatchError
 from ._sweep.train import sweep_train as sweep_train
 from ._sweep.transfer import sweep_transfer as sweep_transfer

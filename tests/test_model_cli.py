@@ -42,12 +42,14 @@ FACTORIES = textwrap.dedent(
 )
 
 
-def tiny_images(path, n=1024, **override):
-    """Images (4, 4, 2): class 1 when channel 0 is brighter than channel 1."""
+def tiny_images(path, n=3500, **override):
+    """Images (4, 4, 2) of noise in [0, 0.5]; class 1 has its channel 0 brighter by 0.5 (a
+    task a few steps learn, so the tests train briefly)."""
     rng = np.random.default_rng(0)
-    x = rng.random((n, 4, 4, 2)).astype(np.float32)
-    y = (x[..., 0].mean((1, 2)) > x[..., 1].mean((1, 2))).astype(np.int32)
-    arrays = dict(x_train=x[: n // 2], y_train=y[: n // 2], x_test=x[n // 2 :], y_test=y[n // 2 :])
+    y = rng.integers(0, 2, n).astype(np.int32)
+    x = (0.5 * rng.random((n, 4, 4, 2))).astype(np.float32)
+    x[..., 0] += 0.5 * y[:, None, None]
+    arrays = dict(x_train=x[:-500], y_train=y[:-500], x_test=x[-500:], y_test=y[-500:])
     arrays.update(override)
     np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
     return path
@@ -70,12 +72,12 @@ def test_a_users_model_file_runs_saves_reloads_and_reruns_only_when_named(
 ):
     code, task = user_files
     model = f"{code}:make"
-    assert simulate(tmp_path / "a", "--model", model, "--dataset", str(task), "--epochs", "40") == 0
+    assert simulate(tmp_path / "a", "--model", model, "--dataset", str(task), "--epochs", "6") == 0
     ds = xr.load_dataset(tmp_path / "a" / "simulate.nc")
     assert ds["accuracy"].dims == ("chip", "t") and ds["accuracy"].shape == (2, 2)
     assert ds.attrs["network"] == model and ds.attrs["dataset"] == "task"
-    assert float(ds["digital_accuracy"]) > 0.75  # the rule is learnable
-    assert np.all(ds["accuracy"].values > 0.6)
+    assert float(ds["digital_accuracy"]) > 0.9  # the rule is learnable
+    assert np.all(ds["accuracy"].values > 0.8)
     assert (tmp_path / "a" / "model.eqx").is_file() and (tmp_path / "a" / "model.json").is_file()
     out = capsys.readouterr().out
     assert "my_model.py:make (task) on 2 pcm chips" in out
@@ -130,13 +132,23 @@ def test_train_a_users_model_hardware_aware_then_simulate_it(user_files, tmp_pat
     code, task = user_files
     model = f"{code}:make"
     argv = ["train", "--model", model, "--dataset", str(task), "--device", "rram"]
-    argv += ["--chips", "2", "--epochs", "40", "--out", str(tmp_path / "t"), "--quiet"]
+    argv += [
+        "--chips",
+        "2",
+        "--epochs",
+        "3",
+        "--lr",
+        "0.01",
+        "--out",
+        str(tmp_path / "t"),
+        "--quiet",
+    ]
     assert main(argv) == 0
     ds = xr.load_dataset(tmp_path / "t" / "train.nc")
     assert ds.attrs["training_mode"] == "hardware-aware" and ds.attrs["network"] == model
-    assert ds["loss"].dims == ("chip", "epoch") and ds["loss"].shape == (2, 40)
+    assert ds["loss"].dims == ("chip", "epoch") and ds["loss"].shape == (2, 3)
     assert float(ds["loss"][0, -1]) < float(ds["loss"][0, 0])
-    assert np.all(ds["test_accuracy"].values > 0.6)
+    assert np.all(ds["test_accuracy"].values > 0.8)
     # the trained model is a saved model: simulate reads it back
     weights = str(tmp_path / "t" / "model.eqx")
     argv = ["--model", model, "--dataset", str(task), "--weights", weights, "--device", "rram"]
@@ -154,13 +166,13 @@ def test_sweep_a_users_model_over_variation(user_files, tmp_path, capsys):
     code, task = user_files
     argv = ["sweep", "simulate", "--model", f"{code}:make", "--dataset", str(task)]
     argv += ["--param", "variation=0,3", "--param", "t=1,86400", "--chips", "2"]
-    assert main([*argv, "--epochs", "40", "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    assert main([*argv, "--epochs", "6", "--out", str(tmp_path / "s"), "--quiet"]) == 0
     ds = xr.load_dataset(tmp_path / "s" / "sweep.nc")
     assert ds["accuracy"].dims == ("variation", "t", "chip")
     assert ds.attrs["network"] == f"{code}:make" and ds.attrs["dataset"] == "task"
     assert "median test accuracy" in capsys.readouterr().out
     # chip i is chip i of simulate: variation 0 at t = 1 s is simulate's run of that spec
-    one = ["--model", f"{code}:make", "--dataset", str(task), "--epochs", "40"]
+    one = ["--model", f"{code}:make", "--dataset", str(task), "--epochs", "6"]
     assert simulate(tmp_path / "a", *one, "--variation", "0", "--times", "1,86400") == 0
     sim = xr.load_dataset(tmp_path / "a" / "simulate.nc")
     np.testing.assert_array_equal(ds["accuracy"].sel(variation=0.0).T, sim["accuracy"])

@@ -27,17 +27,16 @@ ModelLoss = Callable[[Any, Array, Array, Array], Array]
 def model_logits(model: Any, x: Array, *, batch_size: int = 512) -> Array:
     """`model` run digitally on every example of `x` (vmapped, `batch_size` at a time, so a
     large test set does not hold every activation at once): (n, classes)."""
-    return _logits(model, jnp.asarray(x), batch_size=min(batch_size, len(x)))
+    x = jnp.asarray(x)
+    return jnp.concatenate(
+        [_logits(model, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    )
 
 
+# a Python loop of one compiled batch: a convolution runs slowly inside an XLA loop (`_step`)
 @eqx.filter_jit
-def _logits(model: Any, x: Array, *, batch_size: int) -> Array:
-    n = x.shape[0]
-    whole = n // batch_size * batch_size
-    run = jax.vmap(model)
-    head = jax.lax.map(run, x[:whole].reshape(-1, batch_size, *x.shape[1:]))
-    head = head.reshape(whole, *head.shape[2:])
-    return head if whole == n else jnp.concatenate([head, run(x[whole:])])
+def _logits(model: Any, x: Array) -> Array:
+    return jax.vmap(model)(x)
 
 
 def model_accuracy(model: Any, x: Array, y: Array) -> float:
@@ -85,12 +84,14 @@ def fit_model(
     check_int_range("batch_size", batch_size, 1, 1 << 20)
     check_range("learning_rate", learning_rate, 0.0, low_open=True)
     check_range("weight_decay", weight_decay, 0.0)
-    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    x, y = np.asarray(data.x_train), np.asarray(data.y_train)
     batch_size = min(batch_size, x.shape[0])
     steps = x.shape[0] // batch_size
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, learning_rate, max(1, steps * epochs // 20), steps * epochs
-    )
+    total = steps * epochs
+    if total < 2:  # optax's cosine schedule needs a step after its warm-up
+        schedule: optax.Schedule = optax.constant_schedule(learning_rate)
+    else:
+        schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, total // 20, total)
     optimizer = optax.chain(
         optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=weight_decay)
     )
@@ -101,43 +102,30 @@ def fit_model(
     losses = []
     with progress_bar(total=epochs, desc=desc, unit="epoch", enabled=progress) as bar:
         for e in range(epochs):
-            # optax's step counts are int32 mixed with floats, which strict promotion refuses
-            with jax.numpy_dtype_promotion("standard"):
-                params, state, loss = _epoch(
-                    params,
-                    state,
-                    static,
-                    loss_fn,
-                    optimizer,
-                    x,
-                    y,
-                    key,
-                    jnp.uint32(e),
-                    batch_size=batch_size,
-                )
-            losses.append(float(loss))
+            order = np.asarray(jax.random.permutation(stream(key, "train", 1, e), x.shape[0]))
+            epoch_loss = []
+            for j in range(steps):
+                idx = order[j * batch_size : (j + 1) * batch_size]
+                k = stream(key, "train", 2, e * steps + j)
+                # optax's step counts are int32 mixed with floats, which strict promotion
+                # refuses
+                with jax.numpy_dtype_promotion("standard"):
+                    params, state, loss = _step(
+                        params, state, static, loss_fn, optimizer, x[idx], y[idx], k
+                    )
+                epoch_loss.append(loss)
+            losses.append(float(jnp.mean(jnp.stack(epoch_loss))))
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             bar.update(1)
     return eqx.combine(params, static), np.asarray(losses)
 
 
+# One jitted step in a Python loop, not the epoch as a `lax.scan`: XLA on CPU runs a
+# convolution inside a loop 6-10x slower than outside one (jax-ml/jax#12868), which made a
+# ResNet's epoch 31 s instead of 5.
 @eqx.filter_jit
-def _epoch(params, state, static, loss_fn, optimizer, x, y, key, e, *, batch_size: int):
-    """One epoch (a `scan` over its steps); compiled once, whatever the epoch number."""
-    steps = x.shape[0] // batch_size
-    perm = jax.random.permutation(stream(key, "train", 1, e), x.shape[0])
-    perm = perm[: steps * batch_size].reshape(steps, batch_size)
-
-    def step(carry, inputs):
-        p, s = carry
-        j, idx = inputs
-        k = stream(key, "train", 2, e * steps + j)
-        loss = lambda p: loss_fn(eqx.combine(p, static), x[idx], y[idx], k)
-        value, grads = jax.value_and_grad(loss)(p)
-        updates, s = optimizer.update(grads, s, p)
-        return (optax.apply_updates(p, updates), s), value
-
-    (params, state), losses = jax.lax.scan(
-        step, (params, state), (jnp.arange(steps, dtype=jnp.uint32), perm)
-    )
-    return params, state, losses.mean()
+def _step(params, state, static, loss_fn, optimizer, x, y, key):
+    loss = lambda p: loss_fn(eqx.combine(p, static), x, y, key)
+    value, grads = jax.value_and_grad(loss)(params)
+    updates, state = optimizer.update(grads, state, params)
+    return optax.apply_updates(params, updates), state, value

@@ -77,8 +77,8 @@ WORKLOADS: dict[str, Workload] = {
         "resnet",
         resnet_for,
         dataset="synthetic-images",
-        epochs=10,
-        learning_rate=3e-3,
+        epochs=5,
+        learning_rate=2e-3,
         description="ResNet-8-style CNN with GroupNorm on CIFAR-shaped images",
     ),
 }
