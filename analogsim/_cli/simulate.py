@@ -70,7 +70,7 @@ def add_parser(sub: Any) -> None:
         "--chunk-size",
         type=positive_int,
         default=None,
-        help="chips per compiled call (default 64; 8 for --model)",
+        help="chips per compiled call (default 64; 1 for --model)",
     )
     sim.add_argument(
         "--test-batch",
@@ -152,7 +152,7 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
         iterations=args.verify_iterations,
         tolerance=args.verify_tolerance,
         batch_size=args.test_batch,
-        chunk_size=args.chunk_size or 8,
+        chunk_size=args.chunk_size or 1,
         progress=not args.quiet,
         devices=args.devices,
     )

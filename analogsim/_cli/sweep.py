@@ -184,7 +184,7 @@ def _run(
             grid,
             name=args.model,
             method=args.program,
-            chunk_size=args.chunk_size or 8,
+            chunk_size=args.chunk_size or 1,
             **common,
         )
     data = load_digits()

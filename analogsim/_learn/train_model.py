@@ -104,7 +104,7 @@ def train_model(
         run = lambda idx: model_fleet_accuracy(
             spec, model, root, idx, one_second, x, y, "published", mesh, (10, 0.5), size
         )
-        acc = fleet_map(run, chips, chunk_size=min(chips, 8), mesh=mesh)[:, 0]
+        acc = fleet_map(run, chips, chunk_size=1, mesh=mesh)[:, 0]
     ds = experiment_dataset(
         {
             "test_accuracy": (("chip",), np.asarray(acc, np.float64)),

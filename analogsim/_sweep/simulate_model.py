@@ -73,7 +73,7 @@ def sweep_simulate_model(
     seed: int = 0,
     method: ProgramMethod = "published",
     batch_size: int | None = 500,
-    chunk_size: int = 8,
+    chunk_size: int = 1,
     store: str | Path | None = None,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
@@ -86,7 +86,7 @@ def sweep_simulate_model(
             `sweep_simulate` takes them.
         model, name: an equinox model called one example at a time, and its name.
         batch_size: test examples per read (`simulate_model`).
-        chunk_size: (grid point, chip) pairs per compiled call.
+        chunk_size: (grid point, chip) pairs per compiled call (memory: `simulate_model`).
 
     Returns:
         Dataset with `accuracy` (one dim per swept parameter, then `chip`),
