@@ -54,11 +54,11 @@ from ._learn.saved_state import save_chip as save_chip
 from ._learn.saved_state import save_network as save_network
 from ._learn.train import train as train
 from ._learn.train import train_in_situ as train_in_situ
+from ._learn.train_model import train_model as train_model
 from ._model.convert import analog_call as analog_call
 from ._model.convert import to_analog as to_analog
 from ._model.weight import AnalogWeight as AnalogWeight
 from ._nn.data import Dataset as Dataset
-from ._nn.data import load_dataset as load_dataset
 from ._nn.data import load_digits as load_digits
 from ._nn.data import load_npz as load_npz
 from ._nn.digital import accuracy as accuracy
@@ -78,6 +78,7 @@ from ._nn.networks import init_params as init_params
 from ._nn.networks import mlp as mlp
 from ._nn.recall import associative_recall as associative_recall
 from ._nn.resnet import resnet as resnet
+from ._nn.tasks import load_dataset as load_dataset
 from ._nn.transformer import transformer as transformer
 from ._plot.chip_map import plot_chip_map as plot_chip_map
 from ._plot.dataset import plot_dataset as plot_dataset

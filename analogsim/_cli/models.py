@@ -19,7 +19,7 @@ from .arguments import CommandError
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    from .._nn.data import BUILT_IN
+    from .._nn.tasks import BUILT_IN
     from .._nn.workloads import WORKLOADS
 
     parser.add_argument(
@@ -75,7 +75,7 @@ def model_task(args: argparse.Namespace) -> tuple[Any, Any]:
     """(the shipped workload or None, the task) of `--model` and `--dataset`."""
     from device_models import ParameterError
 
-    from .._nn.data import load_dataset
+    from .._nn.tasks import load_dataset
     from .._nn.workloads import get_workload
 
     workload = None if is_code(args.model) else get_workload(args.model)

@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> None:
     from .._core.provenance import save_figure, write_dataset
     from .._learn.in_situ_fleet import TrainingError
     from .._learn.saved_state import load_chip
-    from .._nn.data import load_dataset
     from .._nn.networks import mlp
+    from .._nn.tasks import load_dataset
     from .._plot.transfer import plot_transfer
     from .._transfer.transfer import STRATEGIES, check_strategies, transfer
 

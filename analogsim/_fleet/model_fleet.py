@@ -142,8 +142,8 @@ def simulate_model(
     crossbars).
 
     Args:
-        spec, data, chips, times, seed, method, iterations, tolerance, chunk_size, progress,
-            devices: as `simulate` takes them.
+        spec, data, chips, times, seed: as `simulate` takes them.
+        method, iterations, tolerance, progress, devices: as `simulate` takes them.
         model: an equinox module called one example at a time, `model(x) -> logits`.
         name: the model's name in the dataset's attributes.
         batch_size: test examples per read (None: all of them in one); the test set is

@@ -112,31 +112,3 @@ def load_npz(path: str | Path, *, flatten: bool = True) -> Dataset:
             f"{out['x_test'].shape[1:]}"
         )
     return Dataset(path.stem, **out)
-
-
-BUILT_IN = ("digits", "recall", "synthetic-images")
-
-
-def load_dataset(name: str, *, flatten: bool = True) -> Dataset:
-    """A built-in task by name, or the path of an `.npz` file (`load_npz`, `flatten` as it
-    takes it): `digits` (the embedded default), `recall` (`associative_recall`) or
-    `synthetic-images` (`synthetic_images`, CIFAR-shaped)."""
-    if name == "digits":
-        return load_digits()
-    if name == "recall":
-        from .recall import associative_recall
-
-        return associative_recall()
-    if name == "synthetic-images":
-        from .images import synthetic_images
-
-        data = synthetic_images()
-        if not flatten:
-            return data
-        rows = lambda x: x.reshape(len(x), -1)
-        return dataclasses.replace(data, x_train=rows(data.x_train), x_test=rows(data.x_test))
-    if not name.endswith(".npz"):
-        raise ParameterError(
-            f"dataset must be one of {', '.join(BUILT_IN)} or a path to an .npz file; got {name!r}"
-        )
-    return load_npz(name, flatten=flatten)

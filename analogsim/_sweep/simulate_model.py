@@ -82,8 +82,8 @@ def sweep_simulate_model(
     """Test accuracy of `model` programmed on `chips` chips at every point of `grid`.
 
     Args:
-        spec, data, grid, chips, seed, method, store, progress, on_chunk, devices: as
-            `sweep_simulate` takes them.
+        spec, data, grid, chips, seed: as `sweep_simulate` takes them.
+        method, store, progress, on_chunk, devices: as `sweep_simulate` takes them.
         model, name: an equinox model called one example at a time, and its name.
         batch_size: test examples per read (`simulate_model`).
         chunk_size: (grid point, chip) pairs per compiled call (memory: `simulate_model`).
