@@ -13,17 +13,15 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import xarray as xr
 from jax.sharding import Mesh
 from jaxtyping import Array, ArrayLike
 
 from device_models import fold_in
-from device_models._checks import ParameterError, check_int_range, check_nonnegative
+from device_models._checks import check_int_range
 
-from .._chip.program import ProgramMethod, check_verify_settings
+from .._chip.program import ProgramMethod
 from .._chip.spec import HardwareSpec
-from .._core.dataset import experiment_dataset
 from .._core.keys import chip_key, root_key, stream
 from .._core.progress import progress_bar
 from .._model.convert import analog_call, to_analog
@@ -31,7 +29,7 @@ from .._nn.data import Dataset
 from .._nn.fit_model import model_accuracy
 from .fleet import fleet_map
 from .mesh import chip_mesh, fleet_vmap
-from .simulate import DEFAULT_TIMES, accuracy_labels, verify_attrs
+from .simulate import DEFAULT_TIMES, check_fleet_settings, fleet_dataset
 
 
 def model_chip_accuracy(
@@ -154,13 +152,7 @@ def simulate_model(
     Returns:
         Dataset with `accuracy` (chip, t), `digital_accuracy` and provenance attributes.
     """
-    check_int_range("chips", chips, 1, 10**9)
-    check_int_range("chunk_size", chunk_size, 1, 10**9)
-    if len(times) == 0:
-        raise ParameterError("times must hold at least one time")
-    check_nonnegative("times", np.asarray(times, np.float64), unit="s")
-    if method == "verify":
-        check_verify_settings(iterations=iterations, tolerance=tolerance)
+    check_fleet_settings(chips, chunk_size, times, method, iterations, tolerance)
     x, y, batch_size = test_batches(data, batch_size)
     t = jnp.asarray(times, jnp.float32)
     root = root_key(seed)
@@ -172,20 +164,16 @@ def simulate_model(
     )
     with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
         acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update, mesh=mesh)
-    return experiment_dataset(
-        {
-            "accuracy": (("chip", "t"), acc.astype(np.float64)),
-            "digital_accuracy": ((), digital),
-        },
-        {"chip": np.arange(chips), "t": np.asarray(times, np.float64)},
-        labels=accuracy_labels(data.name),
-        spec=spec,
-        experiment="simulate",
-        network=name,
-        dataset=data.name,
-        seed=seed,
-        chips=chips,
-        program_method=method,
+    return fleet_dataset(
+        spec,
+        acc,
+        digital,
+        times,
+        data.name,
+        name,
+        seed,
+        method,
+        iterations,
+        tolerance,
         test_examples=len(x),
-        **verify_attrs(method, iterations, tolerance),
     )

@@ -61,13 +61,7 @@ def simulate(
     Returns:
         Dataset with `accuracy` (chip, t), `digital_accuracy` (scalar) and provenance attrs.
     """
-    check_int_range("chips", chips, 1, 10**9)
-    check_int_range("chunk_size", chunk_size, 1, 10**9)
-    if len(times) == 0:
-        raise ParameterError("times must hold at least one time")
-    check_nonnegative("times", np.asarray(times, np.float64), unit="s")
-    if method == "verify":  # here: inside the compiled fleet the tolerance is traced
-        check_verify_settings(iterations=iterations, tolerance=tolerance)
+    check_fleet_settings(chips, chunk_size, times, method, iterations, tolerance)
     data = data.for_network(net)
     x, y = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     t = jnp.asarray(times, jnp.float32)
@@ -79,21 +73,60 @@ def simulate(
     run = lambda idx: fleet_accuracy(spec, net, params, root, idx, t, x, y, method, mesh, verify)
     with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
         acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update, mesh=mesh)
+    return fleet_dataset(
+        spec, acc, digital, times, data.name, net.name, seed, method, iterations, tolerance
+    )
+
+
+def check_fleet_settings(
+    chips: int,
+    chunk_size: int,
+    times: Sequence[float],
+    method: str,
+    iterations: int,
+    tolerance: float,
+) -> None:
+    """The checks of a fleet over time's settings, before any work."""
+    check_int_range("chips", chips, 1, 10**9)
+    check_int_range("chunk_size", chunk_size, 1, 10**9)
+    if len(times) == 0:
+        raise ParameterError("times must hold at least one time")
+    check_nonnegative("times", np.asarray(times, np.float64), unit="s")
+    if method == "verify":  # here: inside the compiled fleet the tolerance is traced
+        check_verify_settings(iterations=iterations, tolerance=tolerance)
+
+
+def fleet_dataset(
+    spec: HardwareSpec,
+    acc: np.ndarray,
+    digital: float,
+    times: Sequence[float],
+    dataset: str,
+    network: str,
+    seed: int,
+    method: str,
+    iterations: int,
+    tolerance: float,
+    **extra: object,
+) -> xr.Dataset:
+    """The dataset of a fleet over time: `accuracy` (chip, t) from `acc`, `digital_accuracy`,
+    labels and provenance (`extra`: more attributes)."""
     return experiment_dataset(
         {
             "accuracy": (("chip", "t"), acc.astype(np.float64)),
             "digital_accuracy": ((), digital),
         },
-        {"chip": np.arange(chips), "t": np.asarray(times, np.float64)},
-        labels=accuracy_labels(data.name),
+        {"chip": np.arange(acc.shape[0]), "t": np.asarray(times, np.float64)},
+        labels=accuracy_labels(dataset),
         spec=spec,
         experiment="simulate",
-        network=net.name,
-        dataset=data.name,
+        network=network,
+        dataset=dataset,
         seed=seed,
-        chips=chips,
+        chips=acc.shape[0],
         program_method=method,
         **verify_attrs(method, iterations, tolerance),
+        **extra,
     )
 
 

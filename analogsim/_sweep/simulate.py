@@ -37,7 +37,7 @@ from .._nn.data import Dataset
 from .._nn.digital import accuracy
 from .._nn.networks import Network, apply_digital
 from .chunks import run_pairs
-from .grid import grid_labels, make_grid, sweep_manifest
+from .grid import Grid, grid_labels, make_grid, sweep_manifest
 from .store import digest
 
 MEMORY_BUDGET_BYTES = 2 << 30  # per compiled call; chunks are sized to stay under it
@@ -128,16 +128,49 @@ def sweep_simulate(
         "test_set_sha256": digest([data.x_test]),
     }
 
+    pairs = lambda group_spec, values, index: _simulate_pairs(
+        group_spec, g.traced, values, net, params, root, index, jnp.asarray(times), x, y,
+        method, mesh,
+    )  # fmt: skip
+    digital = float(accuracy(apply_digital(net, params, x), y))
+    return run_sweep_of_simulate(
+        spec, g, pairs, chips=chips, chunk_size=chunk_size, store=store, manifest=manifest,
+        digital=digital, dataset=data.name, network=net.name, seed=seed, method=method,
+        progress=progress, on_chunk=on_chunk, mesh=mesh,
+    )  # fmt: skip
+
+
+def run_sweep_of_simulate(
+    spec: HardwareSpec,
+    g: Grid,
+    pairs: Callable[[HardwareSpec, Array, Array], Array],
+    *,
+    chips: int,
+    chunk_size: int,
+    store: str | Path | None,
+    manifest: dict[str, Any],
+    digital: float,
+    dataset: str,
+    network: str,
+    seed: int,
+    method: str,
+    progress: bool,
+    on_chunk: Callable[[int], None] | None,
+    mesh: Mesh,
+    **extra: object,
+) -> xr.Dataset:
+    """Run `pairs(group_spec, values, chip_indices) -> accuracy (pairs, times)` over the grid
+    `g` x `chips` chips chunk by chunk (`run_pairs`, resumable in `store`), and label it: the
+    sweep dataset of `sweep_simulate` and `sweep_simulate_model` (`extra`: more attributes)."""
+    times = np.asarray(g.values.get("t", [1.0]), np.float32)
+
     def compute(group_spec: HardwareSpec, values: Array, index: Array, tick: Any) -> Any:
-        t = jnp.asarray(times)
-        acc = _simulate_pairs(
-            group_spec, g.traced, values, net, params, root, index, t, x, y, method, mesh
-        )
+        acc = pairs(group_spec, values, index)
         tick()
         return {"accuracy": acc}
 
     names = list(g.values)
-    labels = {**grid_labels(g), **accuracy_labels(data.name)}
+    labels = {**grid_labels(g), **accuracy_labels(dataset)}
     out = run_pairs(
         spec,
         g,
@@ -157,7 +190,7 @@ def sweep_simulate(
     ds = experiment_dataset(
         {
             "accuracy": ([*g.static, *g.traced, "chip", "t"], out["accuracy"].astype(np.float64)),
-            "digital_accuracy": ((), float(accuracy(apply_digital(net, params, x), y))),
+            "digital_accuracy": ((), digital),
         },
         {
             **{n: np.asarray(g.values[n], np.float64) for n in names if n != "t"},
@@ -169,12 +202,13 @@ def sweep_simulate(
         experiment="sweep",
         swept_experiment="simulate",
         swept=names,
-        network=net.name,
-        dataset=data.name,
+        network=network,
+        dataset=dataset,
         seed=seed,
         chips=chips,
         program_method=method,
         chunk_size=chunk_size,
+        **extra,
     )
     if "t" not in g.values:
         ds = ds.isel(t=0)  # read at 1 s: a scalar coordinate, not a dimension

@@ -24,15 +24,13 @@ from device_models._checks import ParameterError, check_int_range
 from .._chip.program import ProgramMethod
 from .._chip.spec import HardwareSpec
 from .._chip.sweepable import with_params
-from .._core.dataset import experiment_dataset
 from .._core.keys import root_key
 from .._fleet.mesh import chip_mesh, fleet_vmap
 from .._fleet.model_fleet import model_chip_accuracy, test_batches
-from .._fleet.simulate import accuracy_labels
 from .._nn.data import Dataset
 from .._nn.fit_model import model_accuracy
-from .chunks import run_pairs
-from .grid import grid_labels, make_grid, sweep_manifest
+from .grid import make_grid, sweep_manifest
+from .simulate import run_sweep_of_simulate
 from .store import digest
 
 
@@ -112,55 +110,12 @@ def sweep_simulate_model(
         "test_set_sha256": digest([np.asarray(x)]),
     }
 
-    def compute(group_spec: HardwareSpec, values: Array, index: Array, tick: Any) -> Any:
-        t = jnp.asarray(times)
-        acc = _model_pairs(
-            group_spec, g.traced, values, model, root, index, t, x, y, method, batch_size, mesh
-        )
-        tick()
-        return {"accuracy": acc}
-
-    names = list(g.values)
-    labels = {**grid_labels(g), **accuracy_labels(data.name)}
-    out = run_pairs(
-        spec,
-        g,
-        chips,
-        chunk_size,
-        compute,
-        store=store,
-        manifest=manifest,
-        dims={"accuracy": ("t",)},
-        coords={"t": times.astype(np.float64)},
-        labels=labels,
-        progress=progress,
-        desc="sweep",
-        on_chunk=on_chunk,
-        mesh=mesh,
-    )
-    ds = experiment_dataset(
-        {
-            "accuracy": ([*g.static, *g.traced, "chip", "t"], out["accuracy"].astype(np.float64)),
-            "digital_accuracy": ((), model_accuracy(model, x, y)),
-        },
-        {
-            **{n: np.asarray(g.values[n], np.float64) for n in names if n != "t"},
-            "chip": np.arange(chips),
-            "t": times.astype(np.float64),
-        },
-        labels=labels,
-        spec=spec,
-        experiment="sweep",
-        swept_experiment="simulate",
-        swept=names,
-        network=name,
-        dataset=data.name,
-        seed=seed,
-        chips=chips,
-        program_method=method,
-        chunk_size=chunk_size,
-        test_examples=len(x),
-    )
-    if "t" not in g.values:
-        ds = ds.isel(t=0)
-    return ds.transpose(*names, "chip")
+    pairs = lambda group_spec, values, index: _model_pairs(
+        group_spec, g.traced, values, model, root, index, jnp.asarray(times), x, y, method,
+        batch_size, mesh,
+    )  # fmt: skip
+    return run_sweep_of_simulate(
+        spec, g, pairs, chips=chips, chunk_size=chunk_size, store=store, manifest=manifest,
+        digital=model_accuracy(model, x, y), dataset=data.name, network=name, seed=seed,
+        method=method, progress=progress, on_chunk=on_chunk, mesh=mesh, test_examples=len(x),
+    )  # fmt: skip
