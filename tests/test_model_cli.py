@@ -177,3 +177,14 @@ def test_sweep_a_users_model_over_variation(user_files, tmp_path, capsys):
     sim = xr.load_dataset(tmp_path / "a" / "simulate.nc")
     np.testing.assert_array_equal(ds["accuracy"].sel(variation=0.0).T, sim["accuracy"])
     assert main(["sweep", "train", "--model", f"{code}:make", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("table", ["hardware", "experiment"])
+def test_a_crafted_record_naming_code_in_any_table_is_refused(tmp_path, capsys, table):
+    ds = xr.Dataset({"accuracy": ("chip", np.zeros(2))})
+    ds.attrs["analogsim_command"] = "simulate"
+    ds.attrs["analogsim_config"] = f'[{table}]\nmodel = "evil.py:make"\n'
+    ds.to_netcdf(tmp_path / "crafted.nc")
+    assert main(["rerun", str(tmp_path / "crafted.nc"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{table}.model 'evil.py:make' is Python code" in err and len(err.splitlines()) == 1

@@ -286,14 +286,19 @@ def check_recorded_config(
                 f"{where}: experiment.{key} is a process or host setting, which a record "
                 "never carries"
             )
-    recorded = data.get("experiment", {}).get("model")
-    if recorded is not None and not isinstance(recorded, str):
-        raise CommandError(f"{where}: experiment.model is not a model name")
-    if recorded is not None and is_code(recorded) and not same_code(recorded, model):
-        raise CommandError(
-            f"{where}: experiment.model {recorded!r} is Python code, which a record never runs; "
-            f"if you trust that file, name it yourself: analogsim rerun {path} --model {recorded}"
-        )
+    # an option may also be given in [hardware] (`config_defaults`): both tables are checked
+    for table in ("hardware", "experiment"):
+        recorded = data.get(table, {}).get("model")
+        if recorded is None:
+            continue
+        if not isinstance(recorded, str):
+            raise CommandError(f"{where}: {table}.model is not a model name")
+        if is_code(recorded) and not same_code(recorded, model):
+            raise CommandError(
+                f"{where}: {table}.model {recorded!r} is Python code, which a record never "
+                f"runs; if you trust that file, name it yourself: analogsim rerun {path} "
+                f"--model {recorded}"
+            )
 
 
 def same_code(recorded: str, given: str | None) -> bool:
