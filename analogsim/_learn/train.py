@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from jaxtyping import ArrayLike
 
 from device_models._checks import ParameterError, check_int_range, check_range
 
@@ -190,7 +191,27 @@ def train(
                 spec, net, params, root, idx, t, x_test, y_test, "published", mesh
             )
             acc = fleet_map(run, chips, chunk_size=chips, mesh=mesh)[:, 0]
-    ds = experiment_dataset(
+    ds = training_dataset(
+        spec, acc, loss, extra, dataset=data.name, network=net.name, mode=mode, seed=seed
+    )
+    return (ds, saved) if return_saved else ds
+
+
+def training_dataset(
+    spec: HardwareSpec,
+    acc: ArrayLike,
+    loss: ArrayLike,
+    extra: dict[str, tuple[tuple[str, ...], object]],
+    *,
+    dataset: str,
+    network: str,
+    mode: str,
+    seed: int,
+) -> xr.Dataset:
+    """The dataset of a training run: `test_accuracy` (chip) from `acc`, `loss` (chip, epoch)
+    from `loss`, the variables of `extra` (name -> (dims, values)), labels and provenance."""
+    chips, epochs = np.shape(loss)
+    return experiment_dataset(
         {
             "test_accuracy": (("chip",), np.asarray(acc, np.float64)),
             "loss": (("chip", "epoch"), np.asarray(loss, np.float64)),
@@ -198,17 +219,17 @@ def train(
         },
         {"chip": np.arange(chips), "epoch": np.arange(1, epochs + 1)},
         labels={
-            "test_accuracy": ("1", f"test accuracy on {data.name}"),
+            "test_accuracy": ("1", f"test accuracy on {dataset}"),
             "loss": ("1", "mean training cross-entropy"),
             "pulses": ("1", "programming pulses fired"),
+            "digital_accuracy": ("1", "digital (float) test accuracy"),
         },
         spec=spec,
         experiment="train",
         training_mode=mode,
-        network=net.name,
-        dataset=data.name,
+        network=network,
+        dataset=dataset,
         seed=seed,
         chips=chips,
         epochs=epochs,
     )
-    return (ds, saved) if return_saved else ds

@@ -19,15 +19,13 @@ from device_models import fold_in
 from device_models._checks import ParameterError, check_nonnegative
 
 from .._chip.spec import HardwareSpec
-from .._core.dataset import experiment_dataset
 from .._core.keys import root_key
-from .._fleet.fleet import fleet_map
-from .._fleet.mesh import chip_mesh
-from .._fleet.model_fleet import model_fleet_accuracy, test_batches
+from .._fleet.model_fleet import simulate_model, test_batches
 from .._model.convert import analog_call, to_analog
 from .._nn.data import Dataset
 from .._nn.digital import cross_entropy
 from .._nn.fit_model import digital_model_loss, fit_model, model_accuracy
+from .train import training_dataset
 
 MODEL_MODES = ("digital", "hardware-aware")
 
@@ -95,35 +93,19 @@ def train_model(
         progress=progress,
         desc=f"{mode} training",
     )
-    x, y, size = test_batches(data, eval_batch_size)
-    digital = model_accuracy(model, x, y)
     if mode == "digital":
+        x, y, _ = test_batches(data, eval_batch_size)
+        digital = model_accuracy(model, x, y)
         acc = np.full(chips, digital)  # bit-for-bit copies compute exactly the same
-    else:
-        root, mesh, one_second = root_key(seed), chip_mesh(devices), jnp.ones(1, jnp.float32)
-        run = lambda idx: model_fleet_accuracy(
-            spec, model, root, idx, one_second, x, y, "published", mesh, (10, 0.5), size
-        )
-        acc = fleet_map(run, chips, chunk_size=1, mesh=mesh)[:, 0]
-    ds = experiment_dataset(
-        {
-            "test_accuracy": (("chip",), np.asarray(acc, np.float64)),
-            "loss": (("chip", "epoch"), np.broadcast_to(epoch_loss, (chips, epochs)).copy()),
-            "digital_accuracy": ((), digital),
-        },
-        {"chip": np.arange(chips), "epoch": np.arange(1, epochs + 1)},
-        labels={
-            "test_accuracy": ("1", f"test accuracy on {data.name}"),
-            "loss": ("1", "mean training cross-entropy"),
-            "digital_accuracy": ("1", "digital (float) test accuracy"),
-        },
-        spec=spec,
-        experiment="train",
-        training_mode=mode,
-        network=name,
-        dataset=data.name,
-        seed=seed,
-        chips=chips,
-        epochs=epochs,
+    else:  # programmed on each chip (the published procedure), read 1 s later
+        fleet = simulate_model(
+            spec, model, data, name=name, chips=chips, times=[1.0], seed=seed,
+            batch_size=eval_batch_size, devices=devices,
+        )  # fmt: skip
+        acc, digital = fleet["accuracy"].values[:, 0], float(fleet["digital_accuracy"])
+    loss = np.broadcast_to(epoch_loss, (chips, epochs))
+    extra = {"digital_accuracy": ((), digital)}
+    ds = training_dataset(
+        spec, acc, loss, extra, dataset=data.name, network=name, mode=mode, seed=seed
     )
     return ds, model
