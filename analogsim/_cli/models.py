@@ -71,6 +71,17 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
+def refuse_dataset_without_model(args: argparse.Namespace) -> None:
+    """`--dataset` names a `--model`'s task; the built-in networks run on digits."""
+    if args.dataset is not None:
+        raise CommandError("--dataset is for --model; the built-in networks run on digits")
+
+
+def model_info(args: argparse.Namespace, data: Any, made_by: str) -> dict[str, Any]:
+    """What a saved model's description says of where it came from (`model.json`)."""
+    return {"model": args.model, "dataset": data.name, "made_by": made_by, "seed": args.seed}
+
+
 def model_task(args: argparse.Namespace) -> tuple[Any, Any]:
     """(the shipped workload or None, the task) of `--model` and `--dataset`."""
     from device_models import ParameterError
@@ -150,7 +161,7 @@ def trained_model(args: argparse.Namespace, *, made_by: str) -> tuple[Any, Any, 
     from .._nn.model_file import load_model
 
     model, data, workload = untrained_model(args)
-    info = {"model": args.model, "dataset": data.name, "made_by": made_by, "seed": args.seed}
+    info = model_info(args, data, made_by)
     if args.weights is not None:
         return load_model(args.weights, model), data, {**info, "weights_file": args.weights}
     schedule = model_schedule(args, workload)

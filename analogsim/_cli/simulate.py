@@ -17,7 +17,7 @@ from .arguments import (
 )
 from .config import add_config_arg, command_spec, resolved_config
 from .launch import add_device_args
-from .models import add_model_args
+from .models import add_model_args, refuse_dataset_without_model
 from .tables import fmt_time, gap, table_rows
 
 
@@ -101,8 +101,7 @@ def run(args: argparse.Namespace) -> None:
     spec = command_spec(args, args.device, variation=args.variation, **wire_settings(args))
     if args.model is not None:
         return run_model(args, spec)
-    if args.dataset is not None:
-        raise CommandError("--dataset is for --model; the built-in networks run on digits")
+    refuse_dataset_without_model(args)
     net = get_network(args.network)
     data = load_digits()
     if args.weights is not None:
@@ -114,21 +113,7 @@ def run(args: argparse.Namespace) -> None:
         params = train_digital(net, data, key=root_key(args.seed), epochs=epochs)
         info = {"made_by": "simulate", "seed": args.seed, "epochs": epochs}
         saved = SavedNetwork(net, [{k: np.asarray(v) for k, v in p.items()} for p in params], info)
-    ds = simulate(
-        spec,
-        net,
-        params,
-        data,
-        chips=args.chips,
-        times=args.times,
-        seed=args.seed,
-        method=args.program,
-        iterations=args.verify_iterations,
-        tolerance=args.verify_tolerance,
-        chunk_size=args.chunk_size or 64,
-        progress=not args.quiet,
-        devices=args.devices,
-    )
+    ds = simulate(spec, net, params, data, chunk_size=args.chunk_size or 64, **fleet(args))
     saved_to = save_network(Path(args.out) / "network.npz", saved)
     report(args, spec, ds, args.network, f"{saved_to} (the network)")
 
@@ -145,19 +130,26 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
         model,
         data,
         name=args.model,
+        batch_size=args.test_batch,
+        chunk_size=args.chunk_size or 1,
+        **fleet(args),
+    )
+    saved_to = save_model(Path(args.out) / "model.eqx", model, info)
+    report(args, spec, ds, f"{args.model} ({data.name})", f"{saved_to} (the model)")
+
+
+def fleet(args: argparse.Namespace) -> dict[str, Any]:
+    """The fleet's settings, as `simulate` and `simulate_model` both take them."""
+    return dict(
         chips=args.chips,
         times=args.times,
         seed=args.seed,
         method=args.program,
         iterations=args.verify_iterations,
         tolerance=args.verify_tolerance,
-        batch_size=args.test_batch,
-        chunk_size=args.chunk_size or 1,
         progress=not args.quiet,
         devices=args.devices,
     )
-    saved_to = save_model(Path(args.out) / "model.eqx", model, info)
-    report(args, spec, ds, f"{args.model} ({data.name})", f"{saved_to} (the model)")
 
 
 def report(args: argparse.Namespace, spec: Any, ds: Any, what: str, saved: str) -> None:

@@ -17,7 +17,7 @@ from .arguments import (
 )
 from .config import add_config_arg, command_spec, resolved_config
 from .launch import add_device_args
-from .models import add_model_args
+from .models import add_model_args, refuse_dataset_without_model
 from .tables import gap, table_rows
 
 
@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> None:
     spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
     if args.model is not None:
         return run_model(args, spec)
-    if args.dataset is not None:
-        raise CommandError("--dataset is for --model; the built-in networks run on digits")
+    refuse_dataset_without_model(args)
     args.mode, args.epochs = args.mode or "in-situ", args.epochs or 10
     net = get_network(args.network)
     try:
@@ -92,7 +91,7 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
     """`train --model`: a JAX model trained digitally or hardware-aware, then on the chips."""
     from .._learn.train_model import train_model
     from .._nn.model_file import save_model
-    from .models import model_schedule, untrained_model
+    from .models import model_info, model_schedule, untrained_model
 
     if args.mode == "in-situ":
         raise CommandError(
@@ -114,13 +113,8 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
         devices=args.devices,
         **schedule,
     )
-    info = {
-        "model": args.model,
-        "dataset": data.name,
-        "made_by": f"train {mode}",
-        "seed": args.seed,
-    }
-    kept = save_model(Path(args.out) / "model.eqx", model, {**info, **schedule})
+    info = {**model_info(args, data, f"train {mode}"), **schedule}
+    kept = save_model(Path(args.out) / "model.eqx", model, info)
     args.mode = mode
     report(args, spec, ds, f"{args.model} ({data.name})", f"{kept} (the model)")
 
