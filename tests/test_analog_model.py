@@ -321,3 +321,59 @@ def test_attention_runs_with_its_projections_on_crossbars_and_its_scores_digital
     ]
     got = A.analog_call(chip, tokens, t=1.0, key=READ, in_axes=0)
     np.testing.assert_allclose(got, jax.vmap(block)(tokens), rtol=1e-4, atol=1e-5)
+
+
+def test_a_regenerated_identity_is_the_same_chip_bit_for_bit_without_holding_it():
+    """`regenerate_identity` holds only the programmed state and draws the devices again at
+    every product: the same outputs, bit for bit, for dense and convolution weights, under
+    jit and in a fleet; and none of the identity's arrays are held."""
+    k1, k2 = jax.random.split(jax.random.key(8))
+    model = eqx.nn.Sequential(
+        [
+            eqx.nn.Conv2d(1, 4, 3, padding=1, stride=2, key=k1),
+            eqx.nn.Lambda(lambda h: jax.nn.relu(h).reshape(-1)),
+            eqx.nn.Linear(4 * 4 * 4, 10, key=k2),
+        ]
+    )
+    x = jax.random.normal(jax.random.key(9), (3, 1, 8, 8))
+    spec = A.spec_for("rram")
+    held = A.to_analog(model, spec, key=CHIP)
+    drawn = A.to_analog(model, spec, key=CHIP, regenerate_identity=True)
+    assert all(w.identity is None for w in analog_weights(drawn))
+    held_bytes = sum(a.nbytes for a in jax.tree.leaves(eqx.filter(held, eqx.is_array)))
+    drawn_bytes = sum(a.nbytes for a in jax.tree.leaves(eqx.filter(drawn, eqx.is_array)))
+    assert drawn_bytes < 0.5 * held_bytes
+    # drawn op by op here and compiled in to_analog: the same draws, within a rounding of
+    # the transcendental functions XLA may fuse differently
+    for a, b in zip(analog_weights(held), analog_weights(drawn), strict=True):
+        for u, v in zip(jax.tree.leaves(a.identity), jax.tree.leaves(b.devices()), strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-6, atol=0)
+    run = eqx.filter_jit(lambda c: A.analog_call(c, x, t=86400.0, key=READ, in_axes=0))
+    np.testing.assert_array_equal(run(held), run(drawn))
+
+    keys = jax.vmap(lambda i: A.chip_key(A.root_key(0), i))(jnp.arange(2))
+
+    def fleet(regenerate):
+        chips = eqx.filter_vmap(
+            lambda k: A.to_analog(model, spec, key=k, regenerate_identity=regenerate)
+        )(keys)
+        return eqx.filter_vmap(run)(chips)
+
+    np.testing.assert_array_equal(fleet(False), fleet(True))
+
+
+@pytest.mark.parametrize("regenerate", [False, True])
+def test_a_models_chip_saves_and_loads_into_a_skeleton_as_the_same_chip(tmp_path, regenerate):
+    """A programmed chip is numbers: `save_model` writes them, `load_model` reads them into
+    a skeleton that costs no programming (`eqx.filter_eval_shape` of `to_analog`)."""
+    model, spec = mlp_model(), A.spec_for("rram")
+    chip = A.to_analog(model, spec, key=CHIP, regenerate_identity=regenerate)
+    A.save_model(tmp_path / "chip.eqx", chip, {"chip": 3})
+    like = eqx.filter_eval_shape(
+        lambda: A.to_analog(model, spec, key=CHIP, regenerate_identity=regenerate)
+    )
+    back = A.load_model(tmp_path / "chip.eqx", like)
+    run = lambda c: A.analog_call(c, X, t=3600.0, key=READ, in_axes=0)
+    np.testing.assert_array_equal(run(back), run(chip))
+    with pytest.raises(A.ParameterError, match="does not hold this model"):
+        A.load_model(tmp_path / "chip.eqx", A.to_analog(model, A.spec_for("pcm"), key=CHIP))

@@ -82,9 +82,10 @@ def test_a_users_model_file_runs_saves_reloads_and_reruns_only_when_named(
     out = capsys.readouterr().out
     assert "my_model.py:make (task) on 2 pcm chips" in out
 
-    # the saved model, reloaded, is the same model on the same chips
+    # the saved model, reloaded, is the same model on the same chips, also with their devices
+    # drawn again at every product instead of held
     weights = str(tmp_path / "a" / "model.eqx")
-    argv = ["--model", model, "--dataset", str(task), "--weights", weights]
+    argv = ["--model", model, "--dataset", str(task), "--weights", weights, "--regenerate-identity"]
     assert simulate(tmp_path / "b", *argv) == 0
     b = xr.load_dataset(tmp_path / "b" / "simulate.nc")
     np.testing.assert_array_equal(b["accuracy"], ds["accuracy"])
@@ -113,6 +114,7 @@ def test_a_users_model_file_runs_saves_reloads_and_reruns_only_when_named(
         (["--model", "{code}:make"], "give its task with --dataset"),
         (["--model", "gpt5"], "unknown model 'gpt5'; shipped models: transformer, resnet"),
         (["--dataset", "{task}"], "--dataset is for --model"),
+        (["--regenerate-identity"], "--regenerate-identity is for --model"),
         (["--model", "{code}:make", "--dataset", "{bad}"], "lacks array(s) y_test"),
         (["--model", "transformer", "--dataset", "{task}"], "takes token sequences"),
         (["--model", "{code}:make", "--dataset", "{task}", "--weights", "{code}"], "does not hold"),

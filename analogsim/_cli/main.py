@@ -25,6 +25,14 @@ if (
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1"
     ).strip()
 
+# XLA:CPU's concurrency-optimized scheduler runs input-independent work (every weight's
+# array read, or its regenerated devices) ahead and holds it all at once: a 4-block
+# transformer's forward asked for 516 MB of temporaries with it, 56 MB without, and ran
+# faster without (0.37 s against 0.53 s) on 2 cores.
+_SCHEDULER = "--xla_cpu_enable_concurrency_optimized_scheduler"
+if _SCHEDULER not in os.environ.get("XLA_FLAGS", "") and not accelerator_installed():
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_SCHEDULER}=false").strip()
+
 FLEET_COMMANDS = ("simulate", "train", "transfer", "sweep")
 # every command, in the order `analogsim --help` lists them: a module with `add_parser(sub)`
 # and `run(args)` (rerun's `argv(args, folder)` names the command it runs again)

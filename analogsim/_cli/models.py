@@ -71,10 +71,15 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def refuse_dataset_without_model(args: argparse.Namespace) -> None:
-    """`--dataset` names a `--model`'s task; the built-in networks run on digits."""
+def refuse_model_options_without_model(args: argparse.Namespace) -> None:
+    """`--dataset` names a `--model`'s task (the built-in networks run on digits), and
+    `--regenerate-identity` is `to_analog`'s."""
     if args.dataset is not None:
         raise CommandError("--dataset is for --model; the built-in networks run on digits")
+    if getattr(args, "regenerate_identity", False):
+        raise CommandError(
+            "--regenerate-identity is for --model; the built-in networks hold theirs"
+        )
 
 
 def model_info(args: argparse.Namespace, data: Any, made_by: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from .arguments import (
 )
 from .config import add_config_arg, command_spec, resolved_config
 from .launch import add_device_args
-from .models import add_model_args, refuse_dataset_without_model
+from .models import add_model_args, refuse_model_options_without_model
 from .tables import gap, table_rows
 
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> None:
     spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
     if args.model is not None:
         return run_model(args, spec)
-    refuse_dataset_without_model(args)
+    refuse_model_options_without_model(args)
     args.mode, args.epochs = args.mode or "in-situ", args.epochs or 10
     net = get_network(args.network)
     try:

@@ -45,15 +45,24 @@ def model_chip_accuracy(
     iterations: int = 10,
     tolerance: ArrayLike = 0.5,
     batch_size: int | None = None,
+    regenerate_identity: bool = False,
 ) -> Array:
     """Test accuracy of `model` on chip `index` at each of `times` (seconds), (len(times),).
 
     The model is called one example at a time (`analog_call(..., in_axes=0)`), `batch_size`
     examples per read (None: the whole test set, one read of each array); `len(x)` must be a
-    multiple of it.
+    multiple of it. `regenerate_identity`: as `to_analog` takes it.
     """
     ck = chip_key(root, index)
-    chip = to_analog(model, spec, key=ck, method=method, iterations=iterations, tolerance=tolerance)
+    chip = to_analog(
+        model,
+        spec,
+        key=ck,
+        method=method,
+        iterations=iterations,
+        tolerance=tolerance,
+        regenerate_identity=regenerate_identity,
+    )
     n = x.shape[0]
     size = n if batch_size is None else batch_size
     xb = x.reshape(n // size, size, *x.shape[1:])
@@ -85,6 +94,7 @@ def model_fleet_accuracy(
     mesh: Mesh | None = None,
     verify: tuple[int, ArrayLike] = (10, 0.5),
     batch_size: int | None = None,
+    regenerate_identity: bool = False,
 ) -> Array:
     """`model_chip_accuracy` of the chips `indices` (one compiled program, its chips split
     over `mesh`), shape (chips, times)."""
@@ -101,6 +111,7 @@ def model_fleet_accuracy(
         iterations=iterations,
         tolerance=tolerance,
         batch_size=batch_size,
+        regenerate_identity=regenerate_identity,
     )
     return fleet_vmap(one, mesh)(indices)
 
@@ -134,6 +145,7 @@ def simulate_model(
     chunk_size: int = 1,
     progress: bool = False,
     devices: int | None = None,
+    regenerate_identity: bool = False,
 ) -> xr.Dataset:
     """Program a digitally trained `model` onto `chips` chips and measure its test accuracy
     at each time: `simulate` for any JAX model (`to_analog`'s default weights go on
@@ -148,6 +160,8 @@ def simulate_model(
             trimmed to a multiple of it.
         chunk_size: chips per compiled call (default 1). Memory grows with chips x times
             per call: the shipped ResNet holds about 1.2 GB per chip and time on a CPU.
+        regenerate_identity: draw each chip's devices again at every product instead of
+            holding them (`to_analog`): the same accuracies, less memory, slower.
 
     Returns:
         Dataset with `accuracy` (chip, t), `digital_accuracy` and provenance attributes.
@@ -160,7 +174,7 @@ def simulate_model(
     digital = model_accuracy(model, x, y)
     verify = (iterations, jnp.float32(tolerance))
     run = lambda idx: model_fleet_accuracy(
-        spec, model, root, idx, t, x, y, method, mesh, verify, batch_size
+        spec, model, root, idx, t, x, y, method, mesh, verify, batch_size, regenerate_identity
     )
     with progress_bar(total=chips, desc="simulate", unit="chip", enabled=progress) as bar:
         acc = fleet_map(run, chips, chunk_size=chunk_size, progress=bar.update, mesh=mesh)

@@ -4,7 +4,8 @@ A weight's devices are named by its place in the model: weight `path` of chip `k
 key `fold_in(key, path_id(path))`, its devices drawn from that key's "identity" stream and
 its programming from its "program" stream, so the same chip key gives the same devices for a
 weight whatever other layers the model has. Its reads at `analog_call` take
-`fold_in(read_key, path_id(path))`.
+`fold_in(read_key, path_id(path))`. With `regenerate_identity` the devices are drawn again
+from the same "identity" key at every product instead of being held.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .._chip.program import PROGRAM_METHODS, ProgramMethod, program_chip
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
 from .._core.keys import stream
+from .nnx import check_nnx_pytree, convert_nnx, is_nnx_node
 from .weight import EXAMPLE_AXIS, AnalogWeight
 
 # where(path, array) -> bool: which weights go on crossbars
@@ -43,6 +45,10 @@ def _is_layer(node: Any) -> bool:
     return isinstance(node, eqx.nn.Linear | eqx.nn.Conv)
 
 
+def _is_node(node: Any) -> bool:
+    return _is_layer(node) or is_nnx_node(node)
+
+
 def to_analog(
     model: Any,
     spec: HardwareSpec,
@@ -52,11 +58,13 @@ def to_analog(
     iterations: int = 10,
     tolerance: ArrayLike = 0.5,
     where: Where | None = None,
+    regenerate_identity: bool = False,
 ) -> Any:
     """`model` with each selected weight programmed on its own crossbar devices of chip `key`.
 
     Args:
-        model: any pytree: an equinox module, or the parameters of a function `f(params, x)`.
+        model: any pytree: an equinox module, a flax nnx module, or the parameters of a
+            function `f(params, x)` (an nnx State from `nnx.split` too).
         spec: the hardware (`spec_for(name)`, a `HardwareSpec`).
         key: the chip's key (`chip_key(root_key(seed), i)`).
         method: how each weight is programmed (`program_chip`): "verify" (default), the
@@ -70,7 +78,17 @@ def to_analog(
             uses it; a convolution kernel (out, in / groups, *window) is held as
             ((in / groups) x window, out) and runs as im2col products; any other selected
             matrix is contracted over its axis 0 (`x @ w`). Biases and everything not
-            selected stay digital.
+            selected stay digital. In a flax nnx model (a pytree Module, flax >= 0.12)
+            the kernel of every `nnx.Linear` ((in, out), contracted over its axis 0) and
+            `nnx.Conv` (channels-last (*window, in / groups, out), held as
+            ((in / groups) x window, out)) by default, named `<module path>.kernel`; `where`
+            sees every other nnx Variable by its path without `.value`. The result is a copy
+            with Variables of its own.
+        regenerate_identity: hold only what programming left in the devices (24 bytes a
+            weight) and draw each weight's devices and converters again from its key inside
+            every product (44 bytes a weight more are held otherwise). The same chip, bit for
+            bit, for a model whose identity would not fit in memory; every product pays for
+            the draws again.
 
     Returns:
         The model with `AnalogWeight`s in place of the selected weights; run it with
@@ -84,8 +102,15 @@ def to_analog(
         raise ParameterError(f"method must be one of {PROGRAM_METHODS}; got {method!r}")
     found: list[str] = []
 
-    def program(path: str, w: Array, rows_axis: int, groups: int = 0) -> AnalogWeight:
-        """`groups` > 0: `w` is a convolution kernel with that many feature groups."""
+    def program(
+        path: str,
+        w: Array,
+        rows_axis: int,
+        groups: int = 0,
+        kernel_spec: tuple[int, ...] | None = None,
+    ) -> AnalogWeight:
+        """`groups` > 0: `w` is a convolution kernel with that many feature groups, its axes
+        (out, in / groups, *window) at `kernel_spec` (None: in that order)."""
         shape_ok = jnp.ndim(w) >= 3 if groups else jnp.ndim(w) == 2
         if not shape_ok or not jnp.issubdtype(jnp.result_type(w), jnp.floating):
             what = "a convolution kernel (out, in / groups, *window)" if groups else "a matrix"
@@ -97,22 +122,33 @@ def to_analog(
         found.append(path)
         w = jnp.asarray(w, jnp.float32)
         # (rows, cols) = (inputs, outputs); a kernel's rows are its channels x window
-        held = w if rows_axis == 0 else w.reshape(w.shape[0], -1).T
+        if groups and kernel_spec is not None:  # to (out, in / groups, *window) first
+            w_oiw = jnp.transpose(w, kernel_spec)
+        else:
+            w_oiw = w
+        held = w if rows_axis == 0 and not groups else w_oiw.reshape(w_oiw.shape[0], -1).T
+        weight_key = fold_in(key, path_id(path))
+        identity_key = stream(weight_key, "identity")
         identity, state = _program_weight(
-            spec, held, fold_in(key, path_id(path)), method, iterations, tolerance
+            spec, held, identity_key, stream(weight_key, "program"), method, iterations, tolerance
         )
         return AnalogWeight(
             spec=spec,
-            identity=identity,
+            identity=None if regenerate_identity else identity,
+            # raw key data: a typed key cannot be saved (save_model)
+            identity_key=jax.random.key_data(identity_key) if regenerate_identity else None,
             state=state,
             weight_shape=tuple(w.shape),
             rows_axis=rows_axis,
             path=path,
             groups=max(groups, 1),
+            kernel_spec=kernel_spec,
         )
 
     def visit(path_keys: tuple, node: Any) -> Any:
         path = jax.tree_util.keystr(path_keys)
+        if is_nnx_node(node):
+            return convert_nnx(node, path, where, program)
         if _is_layer(node):
             weight_path = f"{path}.weight"
             if where is None or where(weight_path, node.weight):
@@ -124,11 +160,12 @@ def to_analog(
             return program(path, node, 0)
         return node
 
-    converted = jax.tree_util.tree_map_with_path(visit, model, is_leaf=_is_layer)
+    check_nnx_pytree(model)
+    converted = jax.tree_util.tree_map_with_path(visit, model, is_leaf=_is_node)
     if not found:
         raise ParameterError(
-            "to_analog selected no weight: the model has no equinox.nn.Linear or Conv and "
-            "`where` chose no float matrix"
+            "to_analog selected no weight: the model has no equinox.nn.Linear or Conv (nor "
+            "flax nnx.Linear or Conv) and `where` chose no float matrix"
         )
     return converted
 
@@ -138,19 +175,21 @@ def to_analog(
 def _program_weight(
     spec: HardwareSpec,
     held: Array,
-    key: Array,
+    identity_key: Array,
+    program_key: Array,
     method: str,
     iterations: int,
     tolerance: ArrayLike,
 ) -> tuple[LayerIdentity, LayerState]:
-    """One weight, held as (inputs, outputs), drawn and programmed on the devices of `key`."""
-    chip = make_chip(spec, [held.shape], key=stream(key, "identity"))
+    """One weight, held as (inputs, outputs), on the devices drawn from `identity_key`,
+    programmed with `program_key`."""
+    chip = make_chip(spec, [held.shape], key=identity_key)
     params = [{"w": held, "b": jnp.zeros(held.shape[1], jnp.float32)}]
     state = program_chip(
         spec,
         chip,
         params,
-        key=stream(key, "program"),
+        key=program_key,
         method=method,
         iterations=iterations,
         tolerance=tolerance,
@@ -209,7 +248,23 @@ def analog_call(
 # compiled for the same reason as `_program_weight`; under an outer jit it is inlined
 @eqx.filter_jit
 def _call(model: Any, args: tuple, kwargs: dict, in_axes: Any) -> Any:
-    run = quax.quaxify(model)
     if in_axes is None:
-        return run(*args, **kwargs)
-    return jax.vmap(lambda *a: run(*a, **kwargs), in_axes=in_axes, axis_name=EXAMPLE_AXIS)(*args)
+        return _quaxified(model, args, kwargs)
+    return jax.vmap(
+        lambda *a: _quaxified(model, a, kwargs), in_axes=in_axes, axis_name=EXAMPLE_AXIS
+    )(*args)
+
+
+def _quaxified(model: Any, args: tuple, kwargs: dict) -> Any:
+    """`model(*args, **kwargs)` with quax's rules. The pytree is rebuilt inside the
+    quaxified function, under quax's trace, so that nnx Variables (whose TraceState is taken
+    when they are rebuilt) may be mutated there, as BatchNorm's statistics and Dropout's
+    RNG count are in training mode; quaxify(model) would rebuild them outside it, and flax
+    raises TraceContextError at the first mutation."""
+    leaves, tree = jax.tree.flatten((model, args, kwargs), is_leaf=_is_weight)
+
+    def run(*leaves: Any) -> Any:
+        model, args, kwargs = jax.tree.unflatten(tree, leaves)
+        return model(*args, **kwargs)
+
+    return quax.quaxify(run)(*leaves)

@@ -22,7 +22,7 @@ from device_models._checks import ParameterError
 from device_models._noise import _lowbias32
 
 from .._chip.forward import analog_linear
-from .._chip.identity import LayerIdentity
+from .._chip.identity import LayerIdentity, make_chip
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
 
@@ -36,7 +36,11 @@ class AnalogWeight(quax.ArrayValue):
     Attributes:
         spec: the hardware it runs on.
         identity, state: its devices and converters, and what programming left in them, for
-            the matrix as the crossbar holds it: (rows, cols) = (inputs, outputs).
+            the matrix as the crossbar holds it: (rows, cols) = (inputs, outputs). `identity`
+            is None when it is regenerated: drawn again from `identity_key` at every
+            product, the same devices bit for bit, so the chip holds only its state.
+        identity_key: the data of the key `make_chip` drew the identity from (None when it
+            is held).
         weight_shape: the weight's own shape in the model (static).
         rows_axis: which axis of the weight a product contracts, 0 (`x @ w`) or 1 (`w @ x`,
             equinox's `Linear`); for a convolution kernel (out, in / groups, *window), 1:
@@ -44,6 +48,11 @@ class AnalogWeight(quax.ArrayValue):
             its output channels the columns (static).
         groups: a convolution's feature groups (static): group j drives the rows with its
             own input channels and reads its own block of columns.
+        kernel_spec: a convolution kernel's layout (static), as `lax.conv_general_dilated`'s
+            rhs_spec names it: the axes of (out, in / groups, *window). None: (0, 1, 2, ...),
+            equinox's (out, in / groups, *window); flax's channels-last (*window,
+            in / groups, out) is (n-1, n-2, 0, ..., n-3). The crossbar holds the kernel as
+            ((in / groups) x window, out) in either layout.
         path: the weight's place in the model (static; it names the weight in errors and
             derives its keys).
         t: read time, seconds after programming (bound by `analog_call`).
@@ -53,24 +62,40 @@ class AnalogWeight(quax.ArrayValue):
     """
 
     spec: HardwareSpec
-    identity: LayerIdentity
+    identity: LayerIdentity | None
     state: LayerState
     weight_shape: tuple[int, ...] = eqx.field(static=True)
     rows_axis: int = eqx.field(static=True)
     path: str = eqx.field(static=True)
     groups: int = eqx.field(static=True, default=1)
+    kernel_spec: tuple[int, ...] | None = eqx.field(static=True, default=None)
     t: Array | None = None
     key: Array | None = None
     per_example: bool = eqx.field(static=True, default=False)
+    identity_key: Array | None = None
 
     def aval(self) -> jax.core.ShapedArray:
         return jax.core.ShapedArray(self.weight_shape, jnp.float32)
+
+    def conv_layout(self) -> tuple[int, ...]:
+        """The kernel's axes of (out, in / groups, *window), as a convolution's rhs_spec."""
+        if self.kernel_spec is not None:
+            return self.kernel_spec
+        return tuple(range(len(self.weight_shape)))
 
     def materialise(self) -> Array:
         raise ParameterError(
             f"analog weight {self.path}: an operation other than a matrix product reached it, "
             "and it has no analog rule; keep it digital (to_analog's `where`)"
         )
+
+    def devices(self) -> LayerIdentity:
+        """Its devices and converters: held, or drawn again from `identity_key`."""
+        if self.identity is not None:
+            return self.identity
+        shape = self.state.devices.g.shape[1:]
+        key = jax.random.wrap_key_data(self.identity_key)
+        return make_chip(self.spec, [shape], key=key).layers[0]
 
     def product(self, x: Array) -> Array:
         """`x` (batch, rows) through the crossbar: (batch, cols), as the chip computes it."""
@@ -91,7 +116,7 @@ class AnalogWeight(quax.ArrayValue):
             content = _content_id(x[0])
             example = content if example is None else _lowbias32(example * _GOLDEN ^ content)
         return analog_linear(
-            self.spec, self.identity, self.state, x, t=self.t, key=self.key, example=example
+            self.spec, self.devices(), self.state, x, t=self.t, key=self.key, example=example
         )
 
 
@@ -161,18 +186,22 @@ def _convolution(
     channels x window) features, driven into the crossbar's rows; feature group j drives its
     own channels and reads its own block of output columns."""
     w = rhs
-    window = w.weight_shape[2:]
+    layout = w.conv_layout()
+    # (out, in / groups, *window) whatever the layout; the window in rhs_spec's order, the
+    # order conv_general_dilated_patches wants it and lays its features in, channel-major
+    canonical = tuple(w.weight_shape[d] for d in layout)
+    window = canonical[2:]
     if (
         len(w.weight_shape) < 3
-        or tuple(dimension_numbers.rhs_spec) != tuple(range(len(w.weight_shape)))
+        or tuple(dimension_numbers.rhs_spec) != layout
         or batch_group_count != 1
         or feature_group_count != w.groups
     ):
         raise ParameterError(
             f"analog weight {w.path} {w.weight_shape}: a convolution reached it with kernel "
             f"layout {tuple(dimension_numbers.rhs_spec)}, {feature_group_count} feature groups "
-            f"and {batch_group_count} batch groups; it was programmed as an (out, in, *window) "
-            f"kernel with {w.groups} feature groups"
+            f"and {batch_group_count} batch groups; it was programmed as a kernel of layout "
+            f"{layout} (out, in, *window axes) with {w.groups} feature groups"
         )
     patches = lax.conv_general_dilated_patches(
         jnp.asarray(lhs, jnp.float32),
@@ -186,10 +215,10 @@ def _convolution(
     )
     feature = dimension_numbers.out_spec[1]
     x, free = _flat(patches, feature)  # (positions, in x window), channel-major
-    rows, out = x.shape[1] // w.groups, w.weight_shape[0] // w.groups
+    rows, out = x.shape[1] // w.groups, canonical[0] // w.groups
     blocks = [
         w.product(x[:, j * rows : (j + 1) * rows])[:, j * out : (j + 1) * out]
         for j in range(w.groups)
     ]
-    y = jnp.concatenate(blocks, axis=-1).reshape(*free, w.weight_shape[0])
+    y = jnp.concatenate(blocks, axis=-1).reshape(*free, canonical[0])
     return jnp.moveaxis(y, -1, feature)
