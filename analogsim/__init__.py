@@ -63,6 +63,7 @@ from ._nn.data import load_digits as load_digits
 from ._nn.data import load_npz as load_npz
 from ._nn.digital import accuracy as accuracy
 from ._nn.digital import train_digital as train_digital
+from ._nn.equinox_network import equinox_network as equinox_network
 from ._nn.fit_model import fit_model as fit_model
 from ._nn.fit_model import model_accuracy as model_accuracy
 from ._nn.images import synthetic_images as synthetic_images
