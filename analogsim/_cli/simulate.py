@@ -82,7 +82,7 @@ def add_parser(sub: Any) -> None:
         "--regenerate-identity",
         action="store_true",
         help="--model: draw each chip's devices again at every product instead of holding "
-        "them (the same results, about a third of the memory, slower)",
+        "them (the same results, a third of a chip's arrays, slower reads)",
     )
     add_wire_args(sim)
     add_device_args(sim)

@@ -161,7 +161,7 @@ def simulate_model(
         chunk_size: chips per compiled call (default 1). Memory grows with chips x times
             per call: the shipped ResNet holds about 1.2 GB per chip and time on a CPU.
         regenerate_identity: draw each chip's devices again at every product instead of
-            holding them (`to_analog`): the same accuracies, less memory, slower.
+            holding them (`to_analog`): the same accuracies, smaller chips, slower reads.
 
     Returns:
         Dataset with `accuracy` (chip, t), `digital_accuracy` and provenance attributes.

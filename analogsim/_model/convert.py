@@ -87,8 +87,8 @@ def to_analog(
         regenerate_identity: hold only what programming left in the devices (24 bytes a
             weight) and draw each weight's devices and converters again from its key inside
             every product (44 bytes a weight more are held otherwise). The same chip, bit for
-            bit, for a model whose identity would not fit in memory; every product pays for
-            the draws again.
+            bit; every product pays for the draws again, and on a CPU today the compiled
+            forward's own memory outweighs the saving (`benchmarks/README.md`).
 
     Returns:
         The model with `AnalogWeight`s in place of the selected weights; run it with
