@@ -14,24 +14,22 @@ from .arguments import CommandError, Parser
 from .config import config_defaults
 from .launch import accelerator_installed, start_devices
 
-# Full LLVM optimization makes XLA:CPU compile these programs ~5x slower for ~20% faster runs;
-# a command compiles once and runs briefly, so optimization level 1 wins. Set before JAX's
-# backend starts (at its first use, not at import), and only where it will be the CPU.
-if (
-    "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "")
-    and not accelerator_installed()
-):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1"
-    ).strip()
 
+def _default_cpu_flag(flag: str, value: str) -> None:
+    """Add `--flag=value` to XLA_FLAGS unless the caller set that flag, and only where JAX's
+    backend will be the CPU; before the backend starts (at its first use, not at import)."""
+    if flag not in os.environ.get("XLA_FLAGS", "") and not accelerator_installed():
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --{flag}={value}".strip()
+
+
+# Full LLVM optimization makes XLA:CPU compile these programs ~5x slower for ~20% faster runs;
+# a command compiles once and runs briefly, so optimization level 1 wins.
+_default_cpu_flag("xla_backend_optimization_level", "1")
 # XLA:CPU's concurrency-optimized scheduler runs input-independent work (every weight's
 # array read, or its regenerated devices) ahead and holds it all at once: a 4-block
 # transformer's forward asked for 516 MB of temporaries with it, 56 MB without, and ran
 # faster without (0.37 s against 0.53 s) on 2 cores.
-_SCHEDULER = "--xla_cpu_enable_concurrency_optimized_scheduler"
-if _SCHEDULER not in os.environ.get("XLA_FLAGS", "") and not accelerator_installed():
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_SCHEDULER}=false").strip()
+_default_cpu_flag("xla_cpu_enable_concurrency_optimized_scheduler", "false")
 
 FLEET_COMMANDS = ("simulate", "train", "transfer", "sweep")
 # every command, in the order `analogsim --help` lists them: a module with `add_parser(sub)`

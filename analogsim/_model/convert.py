@@ -110,7 +110,7 @@ def to_analog(
         kernel_spec: tuple[int, ...] | None = None,
     ) -> AnalogWeight:
         """`groups` > 0: `w` is a convolution kernel with that many feature groups, its axes
-        (out, in / groups, *window) at `kernel_spec` (None: in that order)."""
+        (out, in / groups, *window) at `kernel_spec` (None: in that order, equinox's)."""
         shape_ok = jnp.ndim(w) >= 3 if groups else jnp.ndim(w) == 2
         if not shape_ok or not jnp.issubdtype(jnp.result_type(w), jnp.floating):
             what = "a convolution kernel (out, in / groups, *window)" if groups else "a matrix"
@@ -122,11 +122,12 @@ def to_analog(
         found.append(path)
         w = jnp.asarray(w, jnp.float32)
         # (rows, cols) = (inputs, outputs); a kernel's rows are its channels x window
-        if groups and kernel_spec is not None:  # to (out, in / groups, *window) first
-            w_oiw = jnp.transpose(w, kernel_spec)
+        if groups:
+            kernel_spec = kernel_spec or tuple(range(w.ndim))
+            kernel = jnp.transpose(w, kernel_spec)  # (out, in / groups, *window)
+            held = kernel.reshape(kernel.shape[0], -1).T
         else:
-            w_oiw = w
-        held = w if rows_axis == 0 and not groups else w_oiw.reshape(w_oiw.shape[0], -1).T
+            held = w if rows_axis == 0 else w.T
         weight_key = fold_in(key, path_id(path))
         identity_key = stream(weight_key, "identity")
         identity, state = _program_weight(

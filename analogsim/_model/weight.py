@@ -49,10 +49,10 @@ class AnalogWeight(quax.ArrayValue):
         groups: a convolution's feature groups (static): group j drives the rows with its
             own input channels and reads its own block of columns.
         kernel_spec: a convolution kernel's layout (static), as `lax.conv_general_dilated`'s
-            rhs_spec names it: the axes of (out, in / groups, *window). None: (0, 1, 2, ...),
-            equinox's (out, in / groups, *window); flax's channels-last (*window,
-            in / groups, out) is (n-1, n-2, 0, ..., n-3). The crossbar holds the kernel as
-            ((in / groups) x window, out) in either layout.
+            rhs_spec names it: the axes of (out, in / groups, *window), (0, 1, 2, ...) for
+            equinox's kernels, (n-1, n-2, 0, ..., n-3) for flax's channels-last (*window,
+            in / groups, out). The crossbar holds the kernel as ((in / groups) x window,
+            out) in either layout. None for a matrix.
         path: the weight's place in the model (static; it names the weight in errors and
             derives its keys).
         t: read time, seconds after programming (bound by `analog_call`).
@@ -76,12 +76,6 @@ class AnalogWeight(quax.ArrayValue):
 
     def aval(self) -> jax.core.ShapedArray:
         return jax.core.ShapedArray(self.weight_shape, jnp.float32)
-
-    def conv_layout(self) -> tuple[int, ...]:
-        """The kernel's axes of (out, in / groups, *window), as a convolution's rhs_spec."""
-        if self.kernel_spec is not None:
-            return self.kernel_spec
-        return tuple(range(len(self.weight_shape)))
 
     def materialise(self) -> Array:
         raise ParameterError(
@@ -186,26 +180,30 @@ def _convolution(
     channels x window) features, driven into the crossbar's rows; feature group j drives its
     own channels and reads its own block of output columns."""
     w = rhs
-    layout = w.conv_layout()
-    # (out, in / groups, *window) whatever the layout; the window in rhs_spec's order, the
-    # order conv_general_dilated_patches wants it and lays its features in, channel-major
-    canonical = tuple(w.weight_shape[d] for d in layout)
-    window = canonical[2:]
+    layout = w.kernel_spec
     if (
-        len(w.weight_shape) < 3
+        layout is None
         or tuple(dimension_numbers.rhs_spec) != layout
         or batch_group_count != 1
         or feature_group_count != w.groups
     ):
+        programmed = (
+            "a matrix"
+            if layout is None
+            else f"a kernel of layout {layout} (out, in, *window axes) with {w.groups} "
+            "feature groups"
+        )
         raise ParameterError(
             f"analog weight {w.path} {w.weight_shape}: a convolution reached it with kernel "
             f"layout {tuple(dimension_numbers.rhs_spec)}, {feature_group_count} feature groups "
-            f"and {batch_group_count} batch groups; it was programmed as a kernel of layout "
-            f"{layout} (out, in, *window axes) with {w.groups} feature groups"
+            f"and {batch_group_count} batch groups; it was programmed as {programmed}"
         )
+    # (out, in / groups, *window) whatever the layout; the window in rhs_spec's order, the
+    # order conv_general_dilated_patches wants it and lays its features in, channel-major
+    out_channels, _, *window = (w.weight_shape[d] for d in layout)
     patches = lax.conv_general_dilated_patches(
         jnp.asarray(lhs, jnp.float32),
-        filter_shape=window,
+        filter_shape=tuple(window),
         window_strides=window_strides,
         padding=padding,
         lhs_dilation=lhs_dilation,
@@ -215,10 +213,10 @@ def _convolution(
     )
     feature = dimension_numbers.out_spec[1]
     x, free = _flat(patches, feature)  # (positions, in x window), channel-major
-    rows, out = x.shape[1] // w.groups, canonical[0] // w.groups
+    rows, out = x.shape[1] // w.groups, out_channels // w.groups
     blocks = [
         w.product(x[:, j * rows : (j + 1) * rows])[:, j * out : (j + 1) * out]
         for j in range(w.groups)
     ]
-    y = jnp.concatenate(blocks, axis=-1).reshape(*free, canonical[0])
+    y = jnp.concatenate(blocks, axis=-1).reshape(*free, out_channels)
     return jnp.moveaxis(y, -1, feature)
