@@ -45,6 +45,11 @@ from ._learn.distill import soft_targets as soft_targets
 from ._learn.in_situ import chip_gradients as chip_gradients
 from ._learn.in_situ import init_in_situ as init_in_situ
 from ._learn.in_situ_fleet import TrainingError as TrainingError
+from ._learn.fit_in_situ import fit_model_in_situ as fit_model_in_situ
+from ._learn.model_in_situ import apply_model_updates as apply_model_updates
+from ._learn.model_in_situ import model_chip_gradients as model_chip_gradients
+from ._learn.model_in_situ import model_in_situ_step as model_in_situ_step
+from ._learn.model_in_situ import model_weights as model_weights
 from ._learn.saved_state import SavedChip as SavedChip
 from ._learn.saved_state import SavedNetwork as SavedNetwork
 from ._learn.saved_state import StateFileError as StateFileError
@@ -56,6 +61,7 @@ from ._learn.train import train as train
 from ._learn.train import train_in_situ as train_in_situ
 from ._learn.train_model import train_model as train_model
 from ._model.convert import analog_call as analog_call
+from ._model.convert import from_analog as from_analog
 from ._model.convert import to_analog as to_analog
 from ._model.weight import AnalogWeight as AnalogWeight
 from ._nn.data import Dataset as Dataset

@@ -117,3 +117,11 @@ def test_your_model(tmp_path):
     stdout = run_example("your_model.py", "--chips", "2", "--epochs", "2", cwd=tmp_path)
     assert "digital test accuracy" in stdout and "2 PCM chips" in stdout
     assert "1 year" in stdout
+
+
+@pytest.mark.slow  # ~20 s here: the in-situ step and the copies' programming compile
+def test_your_model_in_situ(tmp_path):
+    stdout = run_example("your_model_in_situ.py", "--epochs", "2", "--copies", "2", cwd=tmp_path)
+    assert "epoch  2:" in stdout and "pulses fired" in stdout
+    assert "its weights on 2 other chips" in stdout
+    assert only(tmp_path) == []

@@ -137,6 +137,8 @@ def test_nnx_convolutions_run_as_im2col_products_on_an_exact_chip(conv, x_shape)
     assert w.groups == conv.get("feature_group_count", 1)
     rows = w.weight_shape[-2] * int(np.prod(w.weight_shape[:-2]))
     assert w.identity.devices.g_max.shape == (2, rows, w.weight_shape[-1])
+    # what the devices hold comes back in flax's own layout
+    np.testing.assert_allclose(w.held(), layer.kernel[...], rtol=1e-5, atol=1e-6)
     want = layer(x)
     for in_axes in (None, 0):  # flax's Conv takes a batch or one example
         got = analog_call(chip, x, t=1.0, key=READ, in_axes=in_axes)

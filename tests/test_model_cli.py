@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from analogsim._cli.main import main
+from analogsim._cli.models import load_factory
 
 FACTORIES = textwrap.dedent(
     """
@@ -157,11 +158,38 @@ def test_train_a_users_model_hardware_aware_then_simulate_it(user_files, tmp_pat
     assert simulate(tmp_path / "s", *argv) == 0
 
 
-def test_in_situ_training_of_a_model_is_refused(user_files, tmp_path, capsys):
+def test_train_a_users_model_in_situ_saves_each_chip(user_files, tmp_path, capsys):
+    """Each chip learns the task on itself from the same start (pulses, then measured on
+    itself); every trained chip saves as a converted model that loads into a skeleton."""
+    import equinox as eqx
+
+    import analogsim as A
+    from analogsim._model.convert import analog_weights
+
     code, task = user_files
     argv = ["train", "--model", f"{code}:make", "--dataset", str(task), "--mode", "in-situ"]
-    assert main([*argv, "--out", str(tmp_path)]) == 2
-    assert "built-in networks" in capsys.readouterr().err
+    argv += ["--device", "reram_es", "--chips", "2", "--epochs", "2", "--batch-size", "32"]
+    assert main([*argv, "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "in-situ training" in out and "pulses" in out
+    ds = xr.load_dataset(tmp_path / "t" / "train.nc")
+    assert ds.attrs["training_mode"] == "in-situ" and ds["pulses"].dims == ("chip",)
+    assert np.all(ds["pulses"].values > 0) and ds["loss"].shape == (2, 2)
+    assert np.all(ds["test_accuracy"].values > 0.8)
+    saved = tmp_path / "t" / "chips" / "chip-1.eqx"
+    assert saved.is_file() and saved.with_suffix(".json").is_file()
+    # the saved chip is chip 1's trained state: a skeleton of that chip reads it back
+    data = A.load_npz(task, flatten=False)
+    model = load_factory(f"{code}:make")(data, key=A.stream(A.root_key(0), "train", 0))
+    spec = A.spec_for("reram_es")
+    skeleton = eqx.filter_eval_shape(
+        lambda: A.to_analog(model, spec, key=A.chip_key(A.root_key(0), 1), method="in-situ")
+    )
+    chip = A.load_model(saved, skeleton)
+    start = A.to_analog(model, spec, key=A.chip_key(A.root_key(0), 1), method="in-situ")
+    for trained, fresh in zip(analog_weights(chip), analog_weights(start), strict=True):
+        np.testing.assert_array_equal(trained.identity.devices.g_max, fresh.identity.devices.g_max)
+        assert not np.array_equal(trained.state.devices.g, fresh.state.devices.g)
 
 
 def test_sweep_a_users_model_over_variation(user_files, tmp_path, capsys):

@@ -88,35 +88,45 @@ def run(args: argparse.Namespace) -> None:
 
 
 def run_model(args: argparse.Namespace, spec: Any) -> None:
-    """`train --model`: a JAX model trained digitally or hardware-aware, then on the chips."""
+    """`train --model`: a JAX model trained digitally, hardware-aware or in situ on each chip,
+    then measured on the chips."""
+    from .._learn.in_situ_fleet import TrainingError
     from .._learn.train_model import train_model
     from .._nn.model_file import save_model
     from .models import model_info, model_schedule, untrained_model
 
-    if args.mode == "in-situ":
-        raise CommandError(
-            "--mode in-situ runs the built-in networks (--network); train a --model digital "
-            "or hardware-aware"
-        )
     mode = args.mode or "hardware-aware"
     model, data, workload = untrained_model(args)
     schedule = model_schedule(args, workload)
-    ds, model = train_model(
-        spec,
-        model,
-        data,
-        mode=mode,
-        name=args.model,
-        chips=args.chips,
-        seed=args.seed,
-        progress=not args.quiet,
-        devices=args.devices,
-        **schedule,
-    )
+    if mode == "in-situ":  # plain SGD fired as pulses: AdamW's numbers do not carry over
+        schedule = dict(
+            epochs=schedule["epochs"], batch_size=args.batch_size, learning_rate=args.lr
+        )
+    try:
+        ds, trained = train_model(
+            spec,
+            model,
+            data,
+            mode=mode,
+            name=args.model,
+            chips=args.chips,
+            seed=args.seed,
+            progress=not args.quiet,
+            devices=args.devices,
+            **schedule,
+        )
+    except TrainingError as err:
+        raise CommandError(str(err)) from None
     info = {**model_info(args, data, f"train {mode}"), **schedule}
-    kept = save_model(Path(args.out) / "model.eqx", model, info)
+    if mode == "in-situ":
+        out = Path(args.out) / "chips"
+        for i, chip in enumerate(trained):
+            save_model(out / f"chip-{i}.eqx", chip, {**info, "chip": i})
+        kept = f"{out} ({len(trained)} trained chips, chip-<i>.eqx)"
+    else:
+        kept = f"{save_model(Path(args.out) / 'model.eqx', trained, info)} (the model)"
     args.mode = mode
-    report(args, spec, ds, f"{args.model} ({data.name})", f"{kept} (the model)")
+    report(args, spec, ds, f"{args.model} ({data.name})", kept)
 
 
 def report(args: argparse.Namespace, spec: Any, ds: Any, what: str, kept: str) -> None:

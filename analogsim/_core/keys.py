@@ -6,6 +6,7 @@ import jax
 from jaxtyping import Array
 
 from device_models import fold_in
+from device_models._checks import ParameterError
 
 # Fixed ids of the independent random streams. Never renumber: it would change every chip.
 STREAMS: dict[str, int] = {
@@ -32,6 +33,8 @@ def root_key(seed: int) -> Array:
 
 def stream(key: Array, name: str, *indices: int | Array) -> Array:
     """Sub-key of `key` for the stream `name`, then for each index in turn (layer, step, ...)."""
+    if name not in STREAMS:
+        raise ParameterError(f"unknown key stream {name!r}; the streams are {', '.join(STREAMS)}")
     key = fold_in(key, STREAMS[name])
     for index in indices:
         key = fold_in(key, index)

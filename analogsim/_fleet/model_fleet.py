@@ -63,13 +63,29 @@ def model_chip_accuracy(
         tolerance=tolerance,
         regenerate_identity=regenerate_identity,
     )
+    return converted_accuracy(chip, times, x, y, key=ck, batch_size=batch_size)
+
+
+def converted_accuracy(
+    chip: Any,
+    times: Array,
+    x: Array,
+    y: Array,
+    *,
+    key: Array,
+    batch_size: int | None = None,
+) -> Array:
+    """Test accuracy of converted model `chip` (drawn from chip key `key`) at each of `times`
+    (seconds), (len(times),): read j draws from `stream(key, "read", j)`, batch b of it
+    from `fold_in(..., b)`. Called one example at a time, `batch_size` examples per read
+    (None: the whole test set); `len(x)` must be a multiple of it."""
     n = x.shape[0]
     size = n if batch_size is None else batch_size
     xb = x.reshape(n // size, size, *x.shape[1:])
     yb = y.reshape(n // size, size)
 
     def at(j: Array, t: Array) -> Array:
-        read = stream(ck, "read", j)
+        read = stream(key, "read", j)
         hits = jnp.int32(0)
         # unrolled, not a `lax.map`: XLA on CPU runs a convolution inside a loop 6-10x slower
         # (jax-ml/jax#12868); a test set of many batches compiles a longer program instead

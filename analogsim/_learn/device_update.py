@@ -21,15 +21,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Int
+from jaxtyping import Array, Float, Int
 
 from device_models import fold_in
 from device_models._checks import ParameterError, check_int_range
 
-from .._chip.identity import ChipIdentity
+from .._chip.identity import ChipIdentity, LayerIdentity
 from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
-from .._chip.state import ChipState
+from .._chip.state import ChipState, LayerState
 from .._chip.update import pulsed_update, whole_step_update
 
 
@@ -61,33 +61,60 @@ def apply_to_devices(
     `uniforms`: each layer's stochastic-rounding draws, drawn ahead (`rounding_draws` with
     `keys[l]`).
     """
-    g_lo, g_hi = conductance_span(spec)
-    span = g_hi - g_lo
     layers, fired, refreshed = [], jnp.int32(0), jnp.int32(0)
     for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
-        # w = scale (G+ - G-) / span, so a weight change dw asks for dw span / scale of G+ - G-
-        dw = updates["w"][index]
-        mixed = spec.pulse_update == "mixed-precision"
-        if mixed:
-            if sl.pulse_residue is None:
-                raise ParameterError(
-                    "mixed-precision updates keep a residue beside each array; start from "
-                    "init_in_situ's state or with_pulse_residue(spec, state)"
-                )
-            dw = dw + sl.pulse_residue
-        args = (spec, layer_id, sl.devices.g, dw * span / sl.scale)
-        if mixed:
-            g, f, r, asked = whole_step_update(*args, key=keys[index], max_pulses=max_pulses)
-            sl = eqx.tree_at(lambda s: s.pulse_residue, sl, dw - asked * sl.scale / span)
-        else:
-            u = None if uniforms is None else uniforms[index]
-            g, f, r = pulsed_update(*args, key=keys[index], max_pulses=max_pulses, uniforms=u)
-        # a device moved by pulses sits where its last programming put it: drift statistics
-        # that depend on the programmed level (PCM's exponent) follow it
-        moved = lambda s: (s.devices.g, s.devices.g_target, s.bias)
-        layers.append(eqx.tree_at(moved, sl, (g, g, sl.bias + updates["b"][index])))
+        u = None if uniforms is None else uniforms[index]
+        sl, f, r = pulse_layer(
+            spec,
+            layer_id,
+            sl,
+            updates["w"][index],
+            key=keys[index],
+            max_pulses=max_pulses,
+            uniforms=u,
+        )
+        layers.append(eqx.tree_at(lambda s: s.bias, sl, sl.bias + updates["b"][index]))
         fired, refreshed = fired + f, refreshed + r
     return ChipState(layers=tuple(layers)), fired, refreshed
+
+
+def pulse_layer(
+    spec: HardwareSpec,
+    layer: LayerIdentity,
+    state: LayerState,
+    dw: Float[Array, "rows cols"],
+    *,
+    key: Array,
+    max_pulses: int = 31,
+    uniforms: Float[Array, "rows cols"] | None = None,
+) -> tuple[LayerState, Int[Array, ""], Int[Array, ""]]:
+    """Fire the pulses for a desired change `dw` (weight units) of one layer's weights; its
+    bias is left alone. Returns (state, pulses fired, pairs refreshed); see
+    `apply_to_devices`."""
+    g_lo, g_hi = conductance_span(spec)
+    span = g_hi - g_lo
+    mixed = spec.pulse_update == "mixed-precision"
+    if mixed:
+        if state.pulse_residue is None:
+            raise ParameterError(
+                "mixed-precision updates keep a residue beside each array; start from "
+                "init_in_situ's state, to_analog(..., method='in-situ') or "
+                "with_pulse_residue(spec, state)"
+            )
+        dw = dw + state.pulse_residue
+    # w = scale (G+ - G-) / span, so a weight change dw asks for dw span / scale of G+ - G-
+    args = (spec, layer, state.devices.g, dw * span / state.scale)
+    if mixed:
+        g, fired, refreshed, asked = whole_step_update(*args, key=key, max_pulses=max_pulses)
+        state = eqx.tree_at(lambda s: s.pulse_residue, state, dw - asked * state.scale / span)
+    else:
+        g, fired, refreshed = pulsed_update(
+            *args, key=key, max_pulses=max_pulses, uniforms=uniforms
+        )
+    # a device moved by pulses sits where its last programming put it: drift statistics
+    # that depend on the programmed level (PCM's exponent) follow it
+    state = eqx.tree_at(lambda s: (s.devices.g, s.devices.g_target), state, (g, g))
+    return state, fired, refreshed
 
 
 def with_pulse_residue(spec: HardwareSpec, state: ChipState) -> ChipState:

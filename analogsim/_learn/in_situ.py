@@ -10,7 +10,6 @@ effective weight is scale * (G+ - G-) / span with a fixed digital scale per laye
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 import jax
@@ -19,12 +18,12 @@ import optax
 from jaxtyping import Array
 
 from device_models import fold_in
-from device_models._checks import ParameterError
 
 from .._chip.forward import analog_linear, layer_output_noise
 from .._chip.identity import ChipIdentity, make_chip
-from .._chip.mapping import conductance_span, reference_to_conductances
-from .._chip.program import layer_state
+from .._chip.in_situ_start import check_in_situ_spec as check_in_situ_spec
+from .._chip.in_situ_start import in_situ_layer
+from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._chip.state import ChipState
 from .._chip.update import rounding_draws
@@ -34,18 +33,6 @@ from .._nn.networks import Network, apply, matmul_rows
 from .device_update import apply_to_devices, with_pulse_residue
 
 
-def check_in_situ_spec(spec: HardwareSpec) -> HardwareSpec:
-    """The spec in-situ training runs with: it needs a pulse response, and drift compensation
-    is off (a calibration taken at programming would undo what training changes)."""
-    if spec.pulse_response is None:
-        raise ParameterError(
-            f"device {spec.device.name!r} has no pulsed-update model, so it cannot be trained "
-            "in situ; use a pulsed preset (see `analogsim devices`; for PCM, pcm_pulsed) or "
-            "another mode"
-        )
-    return dataclasses.replace(spec, drift_compensation=False)
-
-
 def init_in_situ(
     spec: HardwareSpec,
     net: Network,
@@ -53,22 +40,14 @@ def init_in_situ(
     *,
     key: Array,
 ) -> tuple[ChipIdentity, ChipState]:
-    """Draw chip `key` and program the starting weights `params` onto it (the read model's
-    published procedure).
-
-    The digital scale of each layer is 4 max|w| of its starting weights, so they use the
-    middle half of the devices' range and training has room on both sides.
-    """
+    """Draw chip `key` and write the starting weights `params` onto it once (`in_situ_layer`:
+    the digital scale of each layer is 4 max|w| of its starting weights, so they use the
+    middle half of the devices' range and training has room on both sides)."""
     chip = make_chip(spec, net.shapes, key=stream(key, "identity"))
-    layers = []
-    for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True)):
-        w = jnp.asarray(p["w"])
-        scale = jnp.full(w.shape[1:], 4.0 * jnp.max(jnp.abs(w)) + 1e-12)
-        target = reference_to_conductances(spec, w / scale)
-        k = stream(key, "program", index)
-        # the G+ devices' range is their pulse bounds (make_chip), so the write clips there
-        devices = spec.device.program(layer_id.devices, target, key=k)
-        layers.append(layer_state(spec, layer_id, devices, scale, p["b"], key=k))
+    layers = [
+        in_situ_layer(spec, layer_id, p["w"], p["b"], key=stream(key, "program", index))
+        for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True))
+    ]
     return chip, with_pulse_residue(spec, ChipState(layers=tuple(layers)))
 
 

@@ -1,14 +1,11 @@
-"""`train` for any JAX model: digitally, or hardware-aware (through a fresh chip per batch),
-then measured on a fleet of chips.
-
-In-situ training of a user's model (its conductances updated by pulses on one chip) is not
-here yet: `train` runs it for the built-in networks.
-"""
+"""`train` for any JAX model: digitally, hardware-aware (through a fresh chip per batch) or
+in situ (each chip learning on itself by pulses), then measured on a fleet of chips."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,18 +13,22 @@ import xarray as xr
 from jaxtyping import Array, ArrayLike
 
 from device_models import fold_in
-from device_models._checks import ParameterError, check_nonnegative
+from device_models._checks import ParameterError, check_int_range, check_nonnegative
 
 from .._chip.spec import HardwareSpec
-from .._core.keys import root_key
-from .._fleet.model_fleet import simulate_model, test_batches
+from .._core.keys import chip_key, root_key
+from .._fleet.model_fleet import converted_accuracy, simulate_model, test_batches
 from .._model.convert import analog_call, to_analog
 from .._nn.data import Dataset
 from .._nn.digital import cross_entropy
 from .._nn.fit_model import digital_model_loss, fit_model, model_accuracy
+from .fit_in_situ import fit_model_in_situ
 from .train import training_dataset
 
-MODEL_MODES = ("digital", "hardware-aware")
+MODEL_MODES = ("digital", "hardware-aware", "in-situ")
+
+# (batch size, learning rate) when not given: AdamW's for fit_model, SGD's in situ
+DEFAULT_SCHEDULE = {"digital": (128, 1e-3), "hardware-aware": (128, 1e-3), "in-situ": (16, 0.05)}
 
 
 def hardware_aware_model_loss(
@@ -51,33 +52,47 @@ def train_model(
     chips: int = 4,
     epochs: int = 10,
     seed: int = 0,
-    batch_size: int = 128,
-    learning_rate: float = 1e-3,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
     weight_decay: float = 0.0,
     t: ArrayLike = 1.0,
     eval_batch_size: int | None = 500,
     progress: bool = False,
     devices: int | None = None,
 ) -> tuple[xr.Dataset, Any]:
-    """Train `model` by `mode` (`fit_model`, AdamW) and measure it on `chips` chips.
+    """Train `model` by `mode` and measure it on `chips` chips.
 
     Args:
-        mode: "digital" (float weights; its chips are bit-for-bit digital copies) or
-            "hardware-aware" (every batch through a fresh chip read `t` s after programming;
-            then programmed on each of `chips` chips, published procedure, read at 1 s).
+        mode: "digital" (float weights, `fit_model`'s AdamW; its chips are bit-for-bit
+            digital copies), "hardware-aware" (AdamW, every batch through a fresh chip read
+            `t` s after programming; then programmed on each of `chips` chips, published
+            procedure, read at 1 s) or "in-situ" (`model` written onto each chip
+            `chip_key(root_key(seed), i)` in the in-situ mapping, then trained there by
+            `fit_model_in_situ`, plain SGD fired as pulses, read `t` s after programming;
+            measured on itself at 1 s; `spec` needs a pulsed preset).
+        batch_size, learning_rate: None: 128 and 1e-3 (AdamW), 16 and 0.05 in situ (SGD).
         name: the model's name in the dataset's attributes.
         eval_batch_size: test examples per read on the chips (`simulate_model`).
 
     Returns:
-        (dataset with `test_accuracy` (chip), `loss` (chip, epoch) and `digital_accuracy`, as
-        `train` writes it; the trained model).
+        (dataset with `test_accuracy` (chip), `loss` (chip, epoch) and `digital_accuracy`
+        (in situ: `pulses` (chip) instead), as `train` writes it; the trained model, or in
+        situ the list of trained chips, converted models for `save_model`).
     """
     if mode not in MODEL_MODES:
         raise ParameterError(
-            f"mode must be one of {', '.join(MODEL_MODES)} for a JAX model; got {mode!r} "
-            "(in-situ training runs the built-in networks)"
+            f"mode must be one of {', '.join(MODEL_MODES)} for a JAX model; got {mode!r}"
         )
     check_nonnegative("t", t, unit="s")
+    default_batch, default_rate = DEFAULT_SCHEDULE[mode]
+    batch_size = batch_size or default_batch
+    learning_rate = learning_rate or default_rate
+    if mode == "in-situ":
+        return _train_in_situ(
+            spec, model, data, name=name, chips=chips, epochs=epochs, seed=seed,
+            batch_size=batch_size, learning_rate=learning_rate, t=t,
+            eval_batch_size=eval_batch_size, progress=progress,
+        )  # fmt: skip
     loss = digital_model_loss
     if mode == "hardware-aware":
         loss = jax.tree_util.Partial(hardware_aware_model_loss, spec, jnp.float32(t))
@@ -109,3 +124,49 @@ def train_model(
         spec, acc, loss, extra, dataset=data.name, network=name, mode=mode, seed=seed
     )
     return ds, model
+
+
+def _train_in_situ(
+    spec: HardwareSpec,
+    model: Any,
+    data: Dataset,
+    *,
+    name: str,
+    chips: int,
+    epochs: int,
+    seed: int,
+    batch_size: int,
+    learning_rate: float,
+    t: ArrayLike,
+    eval_batch_size: int | None,
+    progress: bool,
+) -> tuple[xr.Dataset, list[Any]]:
+    """`train_model`'s in-situ mode: one chip after another (a chip's training is a long
+    loop of small compiled steps; they share one compiled step)."""
+    check_int_range("chips", chips, 1, 10**6)
+    root = root_key(seed)
+    x, y, per_read = test_batches(data, eval_batch_size)
+    at_1s = jnp.ones(1, jnp.float32)
+    trained, acc, loss, pulses = [], [], [], []
+    for i in range(chips):
+        key = chip_key(root, i)
+        chip = to_analog(model, spec, key=key, method="in-situ")
+        chip, epoch_loss, fired, _ = fit_model_in_situ(
+            chip, data, key=key, epochs=epochs, batch_size=batch_size,
+            learning_rate=learning_rate, t=t, progress=progress,
+            desc=f"in-situ training, chip {i + 1}/{chips}",
+        )  # fmt: skip
+        measured = _converted_accuracy(chip, at_1s, x, y, key=key, batch_size=per_read)
+        trained.append(chip)
+        acc.append(float(measured[0]))
+        loss.append(epoch_loss)
+        pulses.append(fired)
+    extra = {"pulses": (("chip",), np.asarray(pulses, np.int64))}
+    ds = training_dataset(
+        spec, acc, np.stack(loss), extra, dataset=data.name, network=name, mode="in-situ",
+        seed=seed,
+    )  # fmt: skip
+    return ds, trained
+
+
+_converted_accuracy = eqx.filter_jit(converted_accuracy)

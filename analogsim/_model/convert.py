@@ -22,10 +22,11 @@ import quax
 from jaxtyping import Array, ArrayLike
 
 from device_models import fold_in
-from device_models._checks import ParameterError, check_nonnegative
+from device_models._checks import ParameterError, check_nonnegative, check_range
 
 from .._chip.identity import LayerIdentity, make_chip
-from .._chip.program import PROGRAM_METHODS, ProgramMethod, program_chip
+from .._chip.in_situ_start import check_in_situ_spec, in_situ_layer
+from .._chip.program import PROGRAM_METHODS, program_chip
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
 from .._core.keys import stream
@@ -34,6 +35,9 @@ from .weight import EXAMPLE_AXIS, AnalogWeight
 
 # where(path, array) -> bool: which weights go on crossbars
 Where = Callable[[str, Array], bool]
+
+# program_chip's methods, and the in-situ start: written once for training on the chip
+MODEL_METHODS: tuple[str, ...] = (*PROGRAM_METHODS, "in-situ")
 
 
 def path_id(path: str) -> int:
@@ -54,11 +58,12 @@ def to_analog(
     spec: HardwareSpec,
     *,
     key: Array,
-    method: ProgramMethod = "verify",
+    method: str = "verify",
     iterations: int = 10,
     tolerance: ArrayLike = 0.5,
     where: Where | None = None,
     regenerate_identity: bool = False,
+    headroom: ArrayLike = 4.0,
 ) -> Any:
     """`model` with each selected weight programmed on its own crossbar devices of chip `key`.
 
@@ -68,7 +73,10 @@ def to_analog(
         spec: the hardware (`spec_for(name)`, a `HardwareSpec`).
         key: the chip's key (`chip_key(root_key(seed), i)`).
         method: how each weight is programmed (`program_chip`): "verify" (default), the
-            preset's "published" procedure, or "open-loop".
+            preset's "published" procedure, or "open-loop"; or "in-situ", the start of
+            training on the chip (`model_in_situ_step`): written once in the in-situ mapping
+            (`in_situ_layer`: G- a reference, the digital scale `headroom` x max|w| so the
+            weights can grow), drift compensation off; it needs a pulsed preset.
         iterations, tolerance: the verify loop's rounds and accepted |read - target| (uS);
             the tolerance may be traced (a sweep over it compiles once).
         where: `where(path, array) -> bool` picks the weights (2-D float arrays) that go on
@@ -89,6 +97,9 @@ def to_analog(
             every product (44 bytes a weight more are held otherwise). The same chip, bit for
             bit; every product pays for the draws again, and on a CPU today the compiled
             forward's own memory outweighs the saving (`benchmarks/README.md`).
+        headroom: method "in-situ" only: each weight's digital scale is `headroom` x its
+            max|w| (>= 1; may be traced). 4 leaves a fresh network room to grow; a trained
+            start wants about 1.25, since the devices' noise in weight units grows with it.
 
     Returns:
         The model with `AnalogWeight`s in place of the selected weights; run it with
@@ -98,8 +109,11 @@ def to_analog(
         ParameterError: no weight selected, a selected weight that is not a float matrix, or
             an unknown method.
     """
-    if method not in PROGRAM_METHODS:
-        raise ParameterError(f"method must be one of {PROGRAM_METHODS}; got {method!r}")
+    if method not in MODEL_METHODS:
+        raise ParameterError(f"method must be one of {MODEL_METHODS}; got {method!r}")
+    if method == "in-situ":
+        spec = check_in_situ_spec(spec)
+    check_range("headroom", headroom, 1.0)
     found: list[str] = []
 
     def program(
@@ -131,8 +145,9 @@ def to_analog(
         weight_key = fold_in(key, path_id(path))
         identity_key = stream(weight_key, "identity")
         identity, state = _program_weight(
-            spec, held, identity_key, stream(weight_key, "program"), method, iterations, tolerance
-        )
+            spec, held, identity_key, stream(weight_key, "program"), method, iterations,
+            tolerance, headroom,
+        )  # fmt: skip
         return AnalogWeight(
             spec=spec,
             identity=None if regenerate_identity else identity,
@@ -181,10 +196,15 @@ def _program_weight(
     method: str,
     iterations: int,
     tolerance: ArrayLike,
+    headroom: ArrayLike,
 ) -> tuple[LayerIdentity, LayerState]:
     """One weight, held as (inputs, outputs), on the devices drawn from `identity_key`,
     programmed with `program_key`."""
     chip = make_chip(spec, [held.shape], key=identity_key)
+    if method == "in-situ":
+        bias = jnp.zeros(held.shape[1], jnp.float32)
+        layer = chip.layers[0]
+        return layer, in_situ_layer(spec, layer, held, bias, key=program_key, headroom=headroom)
     params = [{"w": held, "b": jnp.zeros(held.shape[1], jnp.float32)}]
     state = program_chip(
         spec,
@@ -205,6 +225,14 @@ def _is_weight(node: Any) -> bool:
 def analog_weights(model: Any) -> list[AnalogWeight]:
     """The analog weights of a converted model, in tree order."""
     return [n for n in jax.tree.leaves(model, is_leaf=_is_weight) if _is_weight(n)]
+
+
+def from_analog(chip: Any) -> Any:
+    """A digital copy of converted model `chip`: each analog weight replaced by the weight its
+    conductance state holds (`AnalogWeight.held`), in the model's own layout. After training
+    on the chip (`model_in_situ_step`) it is what that chip learned, as numbers another chip
+    could be programmed with."""
+    return jax.tree.map(lambda n: n.held() if _is_weight(n) else n, chip, is_leaf=_is_weight)
 
 
 def analog_call(

@@ -23,6 +23,7 @@ from device_models._noise import _lowbias32
 
 from .._chip.forward import analog_linear
 from .._chip.identity import LayerIdentity, make_chip
+from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
 
@@ -90,6 +91,22 @@ class AnalogWeight(quax.ArrayValue):
         shape = self.state.devices.g.shape[1:]
         key = jax.random.wrap_key_data(self.identity_key)
         return make_chip(self.spec, [shape], key=key).layers[0]
+
+    def held(self) -> Array:
+        """The weight its conductance state holds, scale (G+ - G-) / span, in the model's
+        own shape and layout (`weight_shape`): what copying this chip's weights would copy.
+        A read differs from it by the devices' identity (gains, stuck devices, I-V
+        nonlinearity), noise and drift."""
+        g_lo, g_hi = conductance_span(self.spec)
+        g = self.state.devices.g
+        matrix = self.state.scale * (g[0] - g[1]) / (g_hi - g_lo)  # (rows, cols)
+        if self.kernel_spec is None:
+            return matrix if self.rows_axis == 0 else matrix.T
+        # the crossbar holds ((in / groups) x window, out) of the kernel (out, in / groups,
+        # *window); undo that, then the layout's transpose
+        standard = tuple(self.weight_shape[d] for d in self.kernel_spec)
+        kernel = matrix.T.reshape(standard)
+        return jnp.transpose(kernel, np.argsort(self.kernel_spec))
 
     def product(self, x: Array) -> Array:
         """`x` (batch, rows) through the crossbar: (batch, cols), as the chip computes it."""
