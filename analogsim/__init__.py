@@ -42,10 +42,10 @@ from ._learn.device_update import device_update as device_update
 from ._learn.device_update import with_pulse_residue as with_pulse_residue
 from ._learn.distill import distill_loss as distill_loss
 from ._learn.distill import soft_targets as soft_targets
+from ._learn.fit_in_situ import fit_model_in_situ as fit_model_in_situ
 from ._learn.in_situ import chip_gradients as chip_gradients
 from ._learn.in_situ import init_in_situ as init_in_situ
 from ._learn.in_situ_fleet import TrainingError as TrainingError
-from ._learn.fit_in_situ import fit_model_in_situ as fit_model_in_situ
 from ._learn.model_in_situ import apply_model_updates as apply_model_updates
 from ._learn.model_in_situ import model_chip_gradients as model_chip_gradients
 from ._learn.model_in_situ import model_in_situ_step as model_in_situ_step

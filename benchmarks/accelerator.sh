@@ -13,7 +13,7 @@
 #              which of the project's imports fail, whether JAX's default backend is "gpu"
 #   tests      pytest -m "not slow" on a subset of test files (ACCEL_TESTS to choose; the files
 #              that assume 8 forced CPU devices, mkdocs or minutes-long examples are left out)
-#   forward, training, sweep, crossbar, scale, models
+#   forward, training, sweep, crossbar, scale, models, model_training
 #              benchmarks/bench_*.py with reduced repeats/sizes, each --json OUT/NAME_gpu.json
 #   extras     only with time left over (ACCEL_EXTRAS=0 to skip): bench_scale's 1000-chip memory
 #              probe, and bench_scale over 1/2/4/8 forced CPU devices of the host (JAX_PLATFORMS=cpu)
@@ -51,8 +51,8 @@ STEPS=$OUT_DIR/steps.tsv
 for f in accelerator.json accelerator_files.tar.gz steps.tsv nvidia-smi.csv machine.json; do
     rm -f "$OUT_DIR/$f"
 done
-for s in preflight wheels tests forward training sweep crossbar scale models scale_memory \
-    scale_hostcpu; do
+for s in preflight wheels tests forward training sweep crossbar scale models model_training \
+    scale_memory scale_hostcpu; do
     rm -f "$OUT_DIR/$s.log" "$OUT_DIR/${s}_gpu.json" "$OUT_DIR/${s}_"*-dryrun.json
 done
 : >"$STEPS"
@@ -250,7 +250,8 @@ if [ "$QUICK" = 1 ]; then
     XBR=(--sizes 32,64 --repeats 1 --scipy-max 64)
     SCL=(--chips 16 --repeats 1 --memory "")
     MDL=(--repeats 1 --batch 1)
-    BUD=(70 60 45 30 60 70)
+    MTR=(--repeats 2)
+    BUD=(70 60 45 30 60 70 60)
 else
     FWD=(--repeats 11)
     TRN=(--rounds 2 --epochs 4 --repeats 5)
@@ -258,7 +259,8 @@ else
     XBR=(--sizes 64,256,1024 --repeats 3 --scipy-max 256) # 5 compiles a size
     SCL=(--chips 256 --repeats 3 --memory "")
     MDL=(--repeats 5 --batch 32)
-    BUD=(40 40 35 50 35 90)
+    MTR=(--repeats 10)
+    BUD=(40 40 35 50 35 90 40)
 fi
 # bench_sweep's recorded CPU figures compile at XLA's backend optimization level 1
 # (benchmarks/README.md); on the GPU, XLA's defaults
@@ -282,6 +284,9 @@ run_step scale "${BUD[4]}" 15 "scale_$SUFFIX.json" \
     "$PY" "$B/bench_scale.py" "${SCL[@]}" --json "$OUT_DIR/scale_$SUFFIX.json"
 run_step models "${BUD[5]}" 15 "models_$SUFFIX.json" "10.8M-weight transformer, one PCM chip" -- \
     "$PY" "$B/bench_models.py" "${MDL[@]}" --json "$OUT_DIR/models_$SUFFIX.json"
+run_step model_training "${BUD[6]}" 15 "model_training_$SUFFIX.json" \
+    "a training step of the shipped transformer: digital, hardware-aware, in-situ" -- \
+    "$PY" "$B/bench_model_training.py" "${MTR[@]}" --json "$OUT_DIR/model_training_$SUFFIX.json"
 
 # --- extras, with the time left -----------------------------------------------------------
 BANK=0
