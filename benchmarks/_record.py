@@ -56,3 +56,14 @@ def write_record(path: str, benchmark: str, results: Any) -> None:
     with open(path, "w") as f:
         json.dump(record(benchmark, results), f, indent=1)
         f.write("\n")
+
+
+def report(benchmark: str, results: dict[str, Any], path: str | None) -> None:
+    """Print `results` one per line (the machine left to the JSON) and, with a `path`,
+    write its record there."""
+    width = max(len(k) for k in results) + 2
+    for k, v in results.items():
+        if k != "machine":
+            print(f"{k:>{width}}: {v:.4g}" if isinstance(v, float) else f"{k:>{width}}: {v}")
+    if path:
+        write_record(path, benchmark, results)

@@ -21,7 +21,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from _record import machine, write_record
+from _record import machine, report
 from _timing import interleaved  # benchmarks/ (the script's own directory)
 
 import analogsim as A
@@ -91,11 +91,7 @@ def main() -> None:
         "repeats": args.repeats,
         "machine": machine(),
     }
-    for k, v in result.items():
-        if k != "machine":
-            print(f"{k:>28}: {v:.4g}" if isinstance(v, float) else f"{k:>28}: {v}")
-    if args.json:
-        write_record(args.json, "bench_model_training", result)
+    report("bench_model_training", result, args.json)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import quax
-from _record import machine, write_record
+from _record import machine, report
 from _timing import interleaved  # benchmarks/ (the script's own directory)
 from jax import lax
 
@@ -112,11 +112,7 @@ def main() -> None:
         "repeats": args.repeats,
         "machine": machine(),
     }
-    for k, v in result.items():
-        if k != "machine":
-            print(f"{k:>22}: {v:.4g}" if isinstance(v, float) else f"{k:>22}: {v}")
-    if args.json:
-        write_record(args.json, "bench_models", result)
+    report("bench_models", result, args.json)
 
 
 if __name__ == "__main__":
