@@ -42,7 +42,11 @@ from ._learn.device_update import device_update as device_update
 from ._learn.device_update import with_pulse_residue as with_pulse_residue
 from ._learn.distill import distill_loss as distill_loss
 from ._learn.distill import soft_targets as soft_targets
+from ._learn.fit_in_situ import Taught as Taught
+from ._learn.fit_in_situ import chip_distill_loss as chip_distill_loss
+from ._learn.fit_in_situ import chip_loss as chip_loss
 from ._learn.fit_in_situ import fit_model_in_situ as fit_model_in_situ
+from ._learn.fit_in_situ import teach_in_situ as teach_in_situ
 from ._learn.in_situ import chip_gradients as chip_gradients
 from ._learn.in_situ import init_in_situ as init_in_situ
 from ._learn.in_situ_fleet import TrainingError as TrainingError
@@ -63,6 +67,7 @@ from ._learn.train_model import train_model as train_model
 from ._model.convert import analog_call as analog_call
 from ._model.convert import from_analog as from_analog
 from ._model.convert import to_analog as to_analog
+from ._model.products import read_vectors as read_vectors
 from ._model.weight import AnalogWeight as AnalogWeight
 from ._nn.data import Dataset as Dataset
 from ._nn.data import load_digits as load_digits
@@ -93,6 +98,7 @@ from ._plot.device import plot_device as plot_device
 from ._plot.device import plot_pulse_response as plot_pulse_response
 from ._plot.simulate import plot_accuracy_vs_time as plot_accuracy_vs_time
 from ._plot.sweep import plot_sweep as plot_sweep
+from ._plot.teaching import plot_teaching as plot_teaching
 from ._plot.train import plot_learning_curve as plot_learning_curve
 from ._plot.transfer import plot_transfer as plot_transfer
 from ._sweep.simulate import sweep_simulate as sweep_simulate
@@ -105,6 +111,8 @@ from ._transfer.copy import measure_weights as measure_weights
 from ._transfer.copy import write_conductances as write_conductances
 from ._transfer.copy import write_weights as write_weights
 from ._transfer.fleet import draw_fleet as draw_fleet
+from ._transfer.model.settings import ModelTransferSettings as ModelTransferSettings
+from ._transfer.model.transfer import transfer_model as transfer_model
 from ._transfer.probe import probe_weights as probe_weights
 from ._transfer.settings import TransferSettings as TransferSettings
 from ._transfer.transfer import STRATEGIES as STRATEGIES

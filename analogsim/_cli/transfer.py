@@ -22,6 +22,7 @@ from .arguments import (
 )
 from .config import add_config_arg, command_spec, resolved_config
 from .launch import add_device_args
+from .models import add_model_args
 
 
 def add_parser(sub: Any) -> None:
@@ -37,12 +38,18 @@ def add_parser(sub: Any) -> None:
         help="a chip saved by `analogsim train` (DIR/chips/chip-0.npz): move what it learned "
         "instead of training chip A",
     )
-    xf.add_argument("--chips", type=int_arg, default=32, help="target chips per variation value")
+    xf.add_argument(
+        "--chips",
+        type=int_arg,
+        default=None,
+        help="target chips per variation value (32; 4 for --model)",
+    )
     xf.add_argument(
         "--variation",
         type=float_list,
-        default=[0.0, 0.5, 1.0, 2.0, 4.0],
-        help="multipliers on all identity variation (1 = the preset's nominal), comma-separated",
+        default=None,
+        help="multipliers on all identity variation (1 = the preset's nominal), comma-separated "
+        "(default 0,0.5,1,2,4; 0,0.5,1,2 for --model)",
     )
     xf.add_argument(
         "--strategies",
@@ -50,15 +57,44 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="comma-separated, from conductances,weights,distill,finetune,hardware-aware,digital",
     )
+    add_model_args(xf)
     xf.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits, synthetic-images, or FILE.npz with x_train, ...",
+        "--weights",
+        default=None,
+        help="--model's digitally trained model (DIR/model.eqx saved by analogsim), instead "
+        "of training it",
+    )
+    xf.add_argument(
+        "--quick",
+        action="store_true",
+        help="--model: a small run (2 targets, variation 0 and 2, small budgets) for a check",
+    )
+    xf.add_argument(
+        "--validation",
+        action="store_true",
+        help="report on a validation split held out of the training data (the last 10%%), "
+        "not the test set: for choosing settings",
     )
     xf.add_argument("--seed", type=int, default=0)
-    xf.add_argument("--epochs", type=positive_int, default=10, help="in-situ epochs of the source")
-    xf.add_argument("--temperature", type=positive_float, default=2.0, help="distillation T")
-    xf.add_argument("--finetune-examples", type=positive_int, default=100, help="labels budget")
+    xf.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="in-situ epochs of the source (10; 1 for --model)",
+    )
+    xf.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="SGD rate of the source's and the targets' in-situ training (0.2; 0.05 for --model)",
+    )
+    xf.add_argument("--temperature", type=positive_float, default=None, help="distillation T (2)")
+    xf.add_argument(
+        "--finetune-examples",
+        type=positive_int,
+        default=None,
+        help="labels budget (100; 500 for --model)",
+    )
     add_wire_args(xf)
     add_pulse_update_arg(xf)
     add_device_args(xf)
@@ -75,15 +111,25 @@ def run(args: argparse.Namespace) -> None:
     from .._nn.networks import mlp
     from .._nn.tasks import load_dataset
     from .._plot.transfer import plot_transfer
-    from .._transfer.transfer import STRATEGIES, check_strategies, transfer
+    from .._transfer.transfer import DEFAULT_VARIATION, STRATEGIES, check_strategies, transfer
 
     # checks that need no data or compilation come first
     strategies = check_strategies(args.strategies if args.strategies is not None else STRATEGIES)
-    if args.chips < 1:
+    if args.chips is not None and args.chips < 1:
         raise CommandError(f"--chips must be >= 1; got {args.chips}")
-    if min(args.variation) < 0:
+    if args.variation is not None and min(args.variation) < 0:
         raise CommandError(f"--variation must be >= 0; got {min(args.variation):g}")
+    if args.model is not None:
+        return run_model(args, strategies)
+    for flag, given in (("--weights", args.weights), ("--quick", args.quick)):
+        if given:
+            raise CommandError(f"{flag} is for --model; the built-in mlp trains on its own")
+    args.chips = 32 if args.chips is None else args.chips
+    args.variation = args.variation or list(DEFAULT_VARIATION)
+    args.dataset = args.dataset or "digits"
     data = load_dataset(args.dataset)
+    if args.validation:
+        data = data.validation_split()
     if data.x_train.dtype.kind in "iu":
         raise CommandError(
             f"--dataset {args.dataset} holds token sequences, a task for `simulate --model`; "
@@ -111,9 +157,10 @@ def run(args: argparse.Namespace) -> None:
             variation=args.variation,
             strategies=strategies,
             seed=args.seed,
-            epochs=args.epochs,
-            temperature=args.temperature,
-            finetune_examples=min(args.finetune_examples, data.x_train.shape[0]),
+            epochs=args.epochs or 10,
+            temperature=args.temperature or 2.0,
+            learning_rate=args.lr or 0.2,
+            finetune_examples=min(args.finetune_examples or 100, data.x_train.shape[0]),
             progress=not args.quiet,
             devices=args.devices,
             source=source,
@@ -169,4 +216,110 @@ def _transfer_table(ds) -> str:
     for name in mean.data_vars:
         row = "".join(f"{float(mean[name].sel(strategy=s)):>{width}.0f}" for s in strategies)
         lines.append(f"{name:>18}{row}")
+    return "\n".join(lines)
+
+
+# --quick: a run that checks the whole experiment in a few minutes, not one to quote
+QUICK = dict(
+    chips=2,
+    variation=[0.0, 2.0],
+    settings=dict(
+        source_examples=1000,
+        distill_examples=500,
+        finetune_examples=200,
+        hardware_aware_examples=500,
+        curve_points=4,
+    ),
+)
+
+
+def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
+    """`transfer --model`: chip A learns the model on itself, then each strategy moves it."""
+    from .._core.keys import root_key, stream
+    from .._core.provenance import save_figure, write_dataset
+    from .._learn.in_situ_fleet import TrainingError
+    from .._nn.model_file import load_model
+    from .._plot.teaching import plot_teaching
+    from .._plot.transfer import plot_transfer
+    from .._transfer.model.transfer import MODEL_VARIATION, transfer_model
+    from .models import build_model, model_schedule, model_task
+
+    if args.source is not None:
+        raise CommandError("--source is a built-in network's chip; --model trains its own chip A")
+    quick = QUICK if args.quick else {}
+    args.chips = args.chips or quick.get("chips", 4)
+    args.variation = args.variation or quick.get("variation", list(MODEL_VARIATION))
+    args.device = args.device or "reram_es"
+    spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
+    workload, data = model_task(args)
+    model = build_model(args, workload, data, key=stream(root_key(args.seed), "train", 0))
+    if args.validation:
+        data = data.validation_split()
+    trained = None if args.weights is None else load_model(args.weights, model)
+    # the digital model's schedule: the model's own (`--epochs` is chip A's here)
+    schedule = model_schedule(argparse.Namespace(epochs=None), workload)
+    given = dict(
+        epochs=args.epochs,
+        temperature=args.temperature,
+        finetune_examples=args.finetune_examples,
+        learning_rate=args.lr,
+    )
+    changes = {**quick.get("settings", {}), **{k: v for k, v in given.items() if v is not None}}
+    try:
+        ds = transfer_model(
+            spec, model, data, name=args.model, chips=args.chips, variation=args.variation,
+            strategies=strategies, seed=args.seed, schedule=schedule, trained=trained,
+            progress=not args.quiet, **changes,
+        )  # fmt: skip
+    except TrainingError as err:
+        raise CommandError(str(err)) from None
+    if args.weights is not None:
+        ds.attrs["weights_file"] = str(args.weights)
+    out = Path(args.out)
+    ds.attrs.update(resolved_config(args, spec))
+    nc = write_dataset(ds, out / "transfer.nc")
+    png = save_figure(plot_transfer(ds, teaching=False), out / "transfer_loss.png")
+    taught = save_figure(plot_teaching(ds), out / "transfer_teaching.png")
+    on = "validation split" if args.validation else "test set"
+    print(
+        f"weight transfer of {args.model} ({data.name}, {ds.attrs['analog_weights']} weights on "
+        f"crossbars) on {args.device}, {args.chips} target chips per variation, seed "
+        f"{args.seed}, accuracy on the {on}"
+    )
+    print(_source_lines(ds))
+    print(_transfer_table(ds))
+    print(_bits_table(ds))
+    print(f"wrote {nc}, {png} and {taught}")
+
+
+def _source_lines(ds) -> str:
+    """Chip A at each variation value: programmed, after learning on itself, how far it moved."""
+    lines = [
+        "chip A: hardware-aware weights written in the in-situ mapping, then trained on itself"
+    ]
+    lines.append(f"{'variation':>9}{'programmed':>12}{'trained':>9}{'moved':>8}{'pulses':>14}")
+    for i, v in enumerate(ds["variation"].values):
+        start = float(ds["source_start_accuracy"].values[i]) * 100
+        end = float(ds["source_accuracy"].values[i]) * 100
+        moved = float(ds["source_weight_change"].values[i]) * 100
+        pulses = int(ds["source_pulses"].values[i])
+        lines.append(f"{v:>9g}{start:>11.1f}%{end:>8.1f}%{moved:>7.1f}%{pulses:>14,}")
+    return "\n".join(lines)
+
+
+def _bits_table(ds) -> str:
+    """Per strategy at the largest variation value: bits moved from A, the median target's
+    accuracy, and bits per accuracy point the target holds above chance."""
+    v = ds["variation"].values[-1]
+    chance = 100.0 / int(ds.attrs.get("classes", 0) or 1)
+    lines = [
+        f"information moved per target (variation {v:g}); points above chance ({chance:.1f}%)",
+        f"{'strategy':>16}{'bits':>14}{'accuracy':>10}{'bits per point':>16}",
+    ]
+    for s in ds["strategy"].values:
+        bits = float(ds["bits_moved"].sel(strategy=s))
+        acc = float(ds["target_accuracy"].sel(strategy=s, variation=v).median()) * 100
+        points = acc - chance
+        per = f"{bits / points:>16,.0f}" if points > 0 else f"{'-':>16}"
+        lines.append(f"{str(s):>16}{bits:>14,.0f}{acc:>9.1f}%{per}")
     return "\n".join(lines)

@@ -4,7 +4,8 @@ as pulses, one compiled step in a Python loop (as `fit_model` runs, and for its 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -14,13 +15,14 @@ import optax
 from jaxtyping import Array, ArrayLike
 
 from device_models import fold_in
-from device_models._checks import check_int_range, check_nonnegative, check_range
+from device_models._checks import ParameterError, check_int_range, check_nonnegative, check_range
 
 from .._core.keys import stream
 from .._core.progress import progress_bar
 from .._model.convert import analog_call
 from .._nn.data import Dataset
 from .._nn.digital import cross_entropy
+from .distill import distill_loss
 from .in_situ_fleet import TrainingError
 from .model_in_situ import model_in_situ_step, model_weights
 
@@ -29,6 +31,29 @@ def chip_loss(chip: Any, x: Array, y: Array, key: Array, t: Array) -> Array:
     """Cross-entropy of converted model `chip` on a batch, called one example at a time and
     read `t` seconds after programming with `key`."""
     return cross_entropy(analog_call(chip, x, t=t, key=key, in_axes=0), y)
+
+
+def chip_distill_loss(
+    chip: Any, x: Array, targets: Array, key: Array, t: Array, *, temperature: Array
+) -> Array:
+    """`distill_loss` of converted model `chip`'s outputs on a batch to a teacher's soft
+    `targets` (batch, classes) at `temperature`; bind it with `Partial(chip_distill_loss,
+    temperature=T)` to teach with it."""
+    logits = analog_call(chip, x, t=t, key=key, in_axes=0)
+    return distill_loss(logits, targets, temperature)
+
+
+class Taught(NamedTuple):
+    """What `teach_in_situ` returns: the chip, mean loss of each epoch (epochs,), pulses
+    fired (a 64-bit Python int), seconds per epoch after the first, examples taught, and the
+    measured curve [(examples taught, `evaluate(chip)`), ...] at the checkpoints."""
+
+    chip: Any
+    losses: np.ndarray
+    pulses: int
+    seconds_per_epoch: float
+    examples: int
+    curve: list[tuple[int, float]]
 
 
 @eqx.filter_jit
@@ -40,12 +65,13 @@ def _step(
     key: Array,
     t: Array,
     learning_rate: Array,
+    loss: Callable[..., Array],
     max_pulses: int,
 ) -> tuple[Any, optax.OptState, Array, Array]:
     # built here, so the rate is traced and every chip shares one compiled step
     opt = optax.sgd(learning_rate)
     return model_in_situ_step(
-        chip_loss, chip, opt, opt_state, x, y, fold_in(key, 0), t, key=fold_in(key, 1),
+        loss, chip, opt, opt_state, x, y, fold_in(key, 0), t, key=fold_in(key, 1),
         max_pulses=max_pulses,
     )  # fmt: skip
 
@@ -82,17 +108,66 @@ def fit_model_in_situ(
     Raises:
         TrainingError: an epoch's loss was not finite (names the epoch).
     """
+    taught = teach_in_situ(
+        chip, data.x_train, data.y_train, key=key, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, t=t, max_pulses=max_pulses, progress=progress, desc=desc,
+    )  # fmt: skip
+    return taught.chip, taught.losses, taught.pulses, taught.seconds_per_epoch
+
+
+def teach_in_situ(
+    chip: Any,
+    x: Any,
+    y: Any,
+    *,
+    key: Array,
+    epochs: int,
+    loss: Callable[..., Array] = chip_loss,
+    batch_size: int = 16,
+    learning_rate: ArrayLike = 0.05,
+    t: ArrayLike = 1.0,
+    max_pulses: int = 31,
+    progress: bool = False,
+    desc: str = "in-situ training",
+    on_epoch: Callable[[], None] | None = None,
+    checkpoints: Sequence[int] = (),
+    evaluate: Callable[[Any], float] | None = None,
+) -> Taught:
+    """`fit_model_in_situ` on examples `x` and targets `y` (labels, or a teacher's soft
+    targets) with any `loss(chip, x, y, key, t)` (`chip_loss`, a bound `chip_distill_loss`;
+    a `Partial` or a module-level function, so that the compiled step is shared).
+
+    Args:
+        on_epoch: called after each epoch (an outer progress bar).
+        checkpoints: examples taught (counted in whole batches) after which to call
+            `evaluate(chip)`; 0 measures the start. The curve has one entry per checkpoint,
+            measured at the first step that reaches it (a checkpoint past the examples
+            taught is left out).
+    """
     check_int_range("epochs", epochs, 1, 1_000_000)
     check_int_range("batch_size", batch_size, 1, 1 << 20)
     check_range("learning_rate", learning_rate, 0.0, low_open=True)
     check_nonnegative("t", t, unit="s")
-    x, y = np.asarray(data.x_train), np.asarray(data.y_train)
+    x, y = np.asarray(x), np.asarray(y)
     batch_size = min(batch_size, x.shape[0])
     steps = x.shape[0] // batch_size
     rate = jnp.float32(learning_rate)
     opt_state = optax.sgd(rate).init(model_weights(chip))
     t = jnp.float32(t)
-    losses, pulses, seconds = [], 0, []
+    pending = sorted(int(c) for c in checkpoints)
+    curve: list[tuple[int, float]] = []
+
+    def measure(examples: int) -> None:
+        value = float(evaluate(chip))  # type: ignore[misc]
+        while pending and pending[0] <= examples:
+            curve.append((examples, value))
+            pending.pop(0)
+
+    if pending and evaluate is None:
+        raise ParameterError("teach_in_situ: checkpoints need an evaluate function")
+    if pending and pending[0] <= 0:
+        measure(0)
+    losses, pulses, seconds, examples = [], 0, [], 0
     with progress_bar(total=epochs, desc=desc, unit="epoch", enabled=progress) as bar:
         for e in range(epochs):
             start = time.perf_counter()
@@ -102,18 +177,23 @@ def fit_model_in_situ(
                 idx = order[j * batch_size : (j + 1) * batch_size]
                 k = stream(key, "train", 2, e * steps + j)
                 chip, opt_state, value, fired = _step(
-                    chip, opt_state, x[idx], y[idx], k, t, rate, max_pulses
+                    chip, opt_state, x[idx], y[idx], k, t, rate, loss, max_pulses
                 )
                 epoch_loss.append(value)
                 epoch_pulses.append(fired)
+                examples += batch_size
+                if pending and pending[0] <= examples:
+                    measure(examples)
             # summed here in 64 bits: a large model fires more than int32 holds in a run
             pulses += int(np.sum(np.asarray(jnp.stack(epoch_pulses)), dtype=np.int64))
             mean = float(jnp.mean(jnp.stack(epoch_loss)))
             if not np.isfinite(mean):
-                raise TrainingError(f"in-situ training: the loss of epoch {e + 1} is {mean}")
+                raise TrainingError(f"{desc}: the loss of epoch {e + 1} is {mean}")
             losses.append(mean)
             seconds.append(time.perf_counter() - start)
             bar.update(1)
             bar.set_postfix(loss=f"{mean:.3f}")
+            if on_epoch is not None:
+                on_epoch()
     per_epoch = float(np.median(seconds[1:])) if epochs > 1 else seconds[0]
-    return chip, np.asarray(losses), pulses, per_epoch
+    return Taught(chip, np.asarray(losses), pulses, per_epoch, examples, curve)

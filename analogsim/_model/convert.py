@@ -24,7 +24,7 @@ from jaxtyping import Array, ArrayLike
 from device_models import fold_in
 from device_models._checks import ParameterError, check_nonnegative, check_range
 
-from .._chip.identity import LayerIdentity, make_chip
+from .._chip.identity import ChipIdentity, LayerIdentity, make_chip
 from .._chip.in_situ_start import check_in_situ_spec, in_situ_layer
 from .._chip.program import PROGRAM_METHODS, program_chip
 from .._chip.spec import HardwareSpec
@@ -43,6 +43,18 @@ MODEL_METHODS: tuple[str, ...] = (*PROGRAM_METHODS, "in-situ")
 def path_id(path: str) -> int:
     """A weight's stable 32-bit number from its path (CRC-32), for deriving its keys."""
     return zlib.crc32(path.encode())
+
+
+def weight_key(key: Array, path: str) -> Array:
+    """The key of weight `path` on chip `key`: its devices come from `stream(weight_key,
+    "identity")`, its programming from `stream(weight_key, "program")`."""
+    return fold_in(key, path_id(path))
+
+
+def weight_identity(spec: HardwareSpec, shape: tuple[int, int], key: Array) -> LayerIdentity:
+    """The devices and converters of a weight held as `shape` (inputs, outputs) whose
+    `weight_key` is `key`, as `to_analog` draws them."""
+    return make_chip(spec, [shape], key=stream(key, "identity")).layers[0]
 
 
 def _is_layer(node: Any) -> bool:
@@ -142,12 +154,9 @@ def to_analog(
             held = kernel.reshape(kernel.shape[0], -1).T
         else:
             held = w if rows_axis == 0 else w.T
-        weight_key = fold_in(key, path_id(path))
-        identity_key = stream(weight_key, "identity")
-        identity, state = _program_weight(
-            spec, held, identity_key, stream(weight_key, "program"), method, iterations,
-            tolerance, headroom,
-        )  # fmt: skip
+        own = weight_key(key, path)
+        identity_key = stream(own, "identity")
+        identity, state = _program_weight(spec, held, own, method, iterations, tolerance, headroom)
         return AnalogWeight(
             spec=spec,
             identity=None if regenerate_identity else identity,
@@ -191,31 +200,30 @@ def to_analog(
 def _program_weight(
     spec: HardwareSpec,
     held: Array,
-    identity_key: Array,
-    program_key: Array,
+    key: Array,
     method: str,
     iterations: int,
     tolerance: ArrayLike,
     headroom: ArrayLike,
 ) -> tuple[LayerIdentity, LayerState]:
-    """One weight, held as (inputs, outputs), on the devices drawn from `identity_key`,
-    programmed with `program_key`."""
-    chip = make_chip(spec, [held.shape], key=identity_key)
+    """One weight, held as (inputs, outputs), on the devices of its `weight_key` `key`,
+    programmed from `stream(key, "program")`."""
+    layer = weight_identity(spec, held.shape, key)
+    program_key = stream(key, "program")
     if method == "in-situ":
         bias = jnp.zeros(held.shape[1], jnp.float32)
-        layer = chip.layers[0]
         return layer, in_situ_layer(spec, layer, held, bias, key=program_key, headroom=headroom)
     params = [{"w": held, "b": jnp.zeros(held.shape[1], jnp.float32)}]
     state = program_chip(
         spec,
-        chip,
+        ChipIdentity(layers=(layer,)),
         params,
         key=program_key,
         method=method,
         iterations=iterations,
         tolerance=tolerance,
     )
-    return chip.layers[0], state.layers[0]
+    return layer, state.layers[0]
 
 
 def _is_weight(node: Any) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device_models._checks import ParameterError
+from device_models._checks import ParameterError, check_range
 
 from .networks import Network
 
@@ -31,6 +31,24 @@ class Dataset:
     @property
     def classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    def validation_split(self, fraction: float = 0.1) -> Dataset:
+        """The task for choosing settings: the last `fraction` of the training set held out
+        as the examples it reports on, the rest to train on; the test set is not used.
+        Learning rates, epochs, temperatures and budgets are chosen on this split, so the
+        test set only reports."""
+        check_range("fraction", fraction, 0.0, 1.0, low_open=True)
+        n = self.x_train.shape[0]
+        held = max(1, int(round(n * fraction)))
+        if held >= n:
+            raise ParameterError(f"a validation fraction of {fraction} leaves no training example")
+        return Dataset(
+            f"{self.name} (validation)",
+            self.x_train[: n - held],
+            self.y_train[: n - held],
+            self.x_train[n - held :],
+            self.y_train[n - held :],
+        )
 
     def for_network(self, net: Network) -> Dataset:
         """The same data reshaped to the network's input shape."""

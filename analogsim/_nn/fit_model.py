@@ -3,6 +3,7 @@ time, `model(x) -> logits (classes,)`, as equinox's own layers are."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -88,13 +89,7 @@ def fit_model(
     batch_size = min(batch_size, x.shape[0])
     steps = x.shape[0] // batch_size
     total = steps * epochs
-    if total < 2:  # optax's cosine schedule needs a step after its warm-up
-        schedule: optax.Schedule = optax.constant_schedule(learning_rate)
-    else:
-        schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, total // 20, total)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=weight_decay)
-    )
+    optimizer = _optimizer(float(learning_rate), float(weight_decay), total)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     if not jax.tree.leaves(params):
         raise ParameterError("fit_model: the model has no float arrays to train")
@@ -118,6 +113,23 @@ def fit_model(
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             bar.update(1)
     return eqx.combine(params, static), np.asarray(losses)
+
+
+# Cached: the compiled step takes the optimizer as static, compared by identity, so every
+# call with the same schedule (hardware-aware training at each point of a sweep) reuses one
+# compiled step instead of compiling again (40 s for the shipped transformer).
+@functools.lru_cache(maxsize=32)
+def _optimizer(
+    learning_rate: float, weight_decay: float, total: int
+) -> optax.GradientTransformation:
+    """AdamW with clipping, warmed up over the first 5% of `total` steps, cosine-decayed to 0."""
+    if total < 2:  # optax's cosine schedule needs a step after its warm-up
+        schedule: optax.Schedule = optax.constant_schedule(learning_rate)
+    else:
+        schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, total // 20, total)
+    return optax.chain(
+        optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=weight_decay)
+    )
 
 
 # One jitted step in a Python loop, not the epoch as a `lax.scan`: XLA on CPU runs a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
@@ -18,19 +20,33 @@ STRATEGY_STYLE = {
 }
 
 
-def plot_transfer(ds: xr.Dataset) -> Figure:
+def plot_transfer(ds: xr.Dataset, *, teaching: bool = True) -> Figure:
     """The weight-transfer experiment. Left: transfer loss (source minus target accuracy,
     points) vs the variation multiplier, one line per strategy (median over target chips) with
     its interquartile band; right: what each strategy copies from (in-situ source chip,
-    hardware-aware source chip, digital network) and what the target chips reach."""
-    return transfer_lines(ds, "variation", "")
+    hardware-aware source chip, digital network) and what the target chips reach.
+
+    A model's experiment (`transfer_model`) records its teaching curves too: with `teaching`,
+    `plot_teaching`'s two panels are drawn below."""
+    if not teaching or "taught_accuracy" not in ds:
+        return transfer_lines(ds, "variation", "")
+    from .teaching import draw_teaching
+
+    fig = Figure(figsize=(11, 8.8), layout="constrained")
+    top, bottom = fig.subfigures(2, 1)
+    transfer_lines(ds, "variation", "", fig=top)
+    draw_teaching(ds, bottom)
+    return fig
 
 
-def transfer_lines(ds: xr.Dataset, x: str, fixed: str) -> Figure:
-    """`plot_transfer` against any one swept parameter `x` (others fixed, named in `fixed`)."""
+def transfer_lines(ds: xr.Dataset, x: str, fixed: str, *, fig: Any = None) -> Figure:
+    """`plot_transfer` against any one swept parameter `x` (others fixed, named in `fixed`),
+    drawn into `fig` (a figure or subfigure; a new figure when None)."""
     v = ds[x].values
     strategies = [str(s) for s in ds["strategy"].values]
-    fig = Figure(figsize=(11, 4.4))
+    own = fig is None
+    if own:
+        fig = Figure(figsize=(11, 4.4))
     ax1, ax2 = fig.subplots(1, 2)
     for name in strategies:
         color, marker = STRATEGY_STYLE.get(name, ("tab:gray", "."))
@@ -61,5 +77,6 @@ def transfer_lines(ds: xr.Dataset, x: str, fixed: str) -> Figure:
             ax.axvline(1, color="gray", lw=0.8, ls="--")
         ax.set_xlabel(x_label(ds, x))
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig

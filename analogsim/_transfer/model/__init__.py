@@ -1,0 +1,1 @@
+"""The weight-transfer experiment for any JAX model (`transfer_model`)."""
