@@ -125,3 +125,12 @@ def test_your_model_in_situ(tmp_path):
     assert "epoch  2:" in stdout and "pulses fired" in stdout
     assert "its weights on 2 other chips" in stdout
     assert only(tmp_path) == []
+
+
+@pytest.mark.slow  # ~1.5 minutes with --quick: digital training and three compiled steps
+def test_transformer_transfer(tmp_path):
+    stdout = run_example("transformer_transfer.py", "--quick", cwd=tmp_path)
+    for line in ("chip A, as written", "after learning on itself", "A's weights copied",
+                 "taught by A on 1000 unlabelled inputs"):  # fmt: skip
+        assert line in stdout, stdout
+    assert only(tmp_path) == []

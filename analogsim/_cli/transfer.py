@@ -322,4 +322,12 @@ def _bits_table(ds) -> str:
         points = acc - chance
         per = f"{bits / points:>16,.0f}" if points > 0 else f"{'-':>16}"
         lines.append(f"{str(s):>16}{bits:>14,.0f}{acc:>9.1f}%{per}")
+    if "distill" in ds["strategy"].values:
+        entropy = float(ds["teacher_entropy_bits"].values[-1])
+        inputs = int(ds.attrs["distill_examples"])
+        lines.append(
+            f"distill sends {ds.attrs['classes']} float32 outputs per input; their entropy at "
+            f"T = {ds.attrs['temperature']:g} is {entropy:.2f} bits per input, "
+            f"{entropy * inputs:,.0f} bits over its {inputs} inputs"
+        )
     return "\n".join(lines)

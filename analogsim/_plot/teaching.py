@@ -67,6 +67,8 @@ def draw_teaching(ds: xr.Dataset, fig: Any) -> None:
     ax1.set_xscale("symlog", linthresh=max(1, int(ds["examples_taught"].values[:, 1:].min())))
     ax1.set_xlabel("examples taught to the target")
     ax2.set_xscale("log")
+    every = np.concatenate([ds["taught_bits"].values.ravel(), ds["bits_moved"].values])
+    ax2.set_xlim(every.min() / 2, every.max() * 2)  # the copies cluster within a decade
     ax2.set_xlabel("information moved from chip A (bits)")
     chips = ds.sizes["chip"]
     ax1.set_title(f"Teaching a target chip: median of {chips} chips", fontsize=10)
