@@ -200,3 +200,16 @@ def test_model_options_are_refused_where_they_do_not_apply(tmp_path, capsys, arg
     assert main(["transfer", *argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1, err
+
+
+def test_a_run_without_teachers_writes_no_teaching_figure(cli_run, tmp_path):
+    folder = cli_run[2].parent
+    out = tmp_path / "out"
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["transfer", "--model", f"{folder}/tiny.py:make", "--dataset", "digits", *RUN,
+              "--weights", str(folder / "model.eqx"), "--strategies", "conductances,digital",
+              "--quiet", "--out", str(out)])  # fmt: skip
+    ds = read_dataset(out / "transfer.nc")
+    assert ds.sizes["teacher"] == 0 and list(ds["strategy"].values) == ["conductances", "digital"]
+    assert not (out / "transfer_teaching.png").exists()
+    main(["plot", str(out / "transfer.nc")])  # the transfer figure alone

@@ -18,7 +18,7 @@ from typing import Any
 from .arguments import CommandError
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> None:
+def add_model_args(parser: argparse.ArgumentParser, instead_of: str = "--network") -> None:
     from .._nn.tasks import BUILT_IN
     from .._nn.workloads import WORKLOADS
 
@@ -26,7 +26,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=None,
         metavar="NAME|FILE.py:FACTORY",
-        help=f"a JAX model instead of --network: a shipped one ({', '.join(WORKLOADS)}) or "
+        help=f"a JAX model instead of {instead_of}: a shipped one ({', '.join(WORKLOADS)}) or "
         "FACTORY(data, *, key) in a Python file of yours",
     )
     parser.add_argument(

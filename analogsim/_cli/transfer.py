@@ -57,7 +57,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="comma-separated, from conductances,weights,distill,finetune,hardware-aware,digital",
     )
-    add_model_args(xf)
+    add_model_args(xf, instead_of="the built-in MLP")
     xf.add_argument(
         "--weights",
         default=None,
@@ -278,8 +278,10 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
     out = Path(args.out)
     ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "transfer.nc")
-    png = save_figure(plot_transfer(ds, teaching=False), out / "transfer_loss.png")
-    taught = save_figure(plot_teaching(ds), out / "transfer_teaching.png")
+    png = save_figure(plot_transfer(ds), out / "transfer_loss.png")
+    taught = None
+    if ds.sizes["teacher"]:  # distill or finetune ran
+        taught = save_figure(plot_teaching(ds), out / "transfer_teaching.png")
     on = "validation split" if args.validation else "test set"
     print(
         f"weight transfer of {args.model} ({data.name}, {ds.attrs['analog_weights']} weights on "
@@ -289,7 +291,7 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
     print(_source_lines(ds))
     print(_transfer_table(ds))
     print(_bits_table(ds))
-    print(f"wrote {nc}, {png} and {taught}")
+    print(f"wrote {nc}, {png}" + (f" and {taught}" if taught else ""))
 
 
 def _source_lines(ds) -> str:

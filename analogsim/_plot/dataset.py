@@ -9,8 +9,8 @@ from .chip_map import plot_chip_map
 from .device import plot_device, plot_pulse_response
 from .simulate import plot_accuracy_vs_time
 from .sweep import plot_sweep
+from .teaching import transfer_figure
 from .train import plot_learning_curve
-from .transfer import plot_transfer
 
 
 def plot_dataset(ds: xr.Dataset) -> Figure:
@@ -19,7 +19,7 @@ def plot_dataset(ds: xr.Dataset) -> Figure:
         "chip": plot_chip_map,
         "simulate": plot_accuracy_vs_time,
         "train": plot_learning_curve,
-        "transfer": plot_transfer,
+        "transfer": transfer_figure,
         "sweep": plot_sweep,
         "device": plot_device,
         "pulse_response": plot_pulse_response,

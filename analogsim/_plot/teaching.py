@@ -10,23 +10,39 @@ import xarray as xr
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .transfer import STRATEGY_STYLE
+from .transfer import STRATEGY_STYLE, transfer_lines
 
 TEACHER_STYLE = {"distill": "-", "finetune": "--"}
 
 
 def plot_teaching(ds: xr.Dataset) -> Figure:
-    """Left: target accuracy (median over chips, interquartile band for `distill`) against
-    the examples taught, one line per teacher and variation value, with the `digital` copy
-    and each variation's `conductances` copy as reference lines. Right: the same against the
+    """The teaching curves of `transfer_model` (raises ValueError without `distill` or
+    `finetune` among its strategies). Left: target accuracy (median over chips,
+    interquartile band for `distill`) against the examples taught, one line per teacher and
+    variation value, with the `digital` copy and each variation's `conductances` copy as
+    reference lines. Right: the same against the
     information moved (bits, `taught_bits`), with every copy as a point at its own bits."""
     fig = Figure(figsize=(11, 4.4), layout="constrained")
     draw_teaching(ds, fig)
     return fig
 
 
+def transfer_figure(ds: xr.Dataset) -> Figure:
+    """A transfer dataset's whole figure (`plot_dataset`'s): `plot_transfer`'s panels, and
+    below them `plot_teaching`'s when the run recorded teaching curves."""
+    if "taught_accuracy" not in ds or ds.sizes["teacher"] == 0:
+        return transfer_lines(ds, "variation", "")
+    fig = Figure(figsize=(11, 8.8), layout="constrained")
+    top, bottom = fig.subfigures(2, 1)
+    transfer_lines(ds, "variation", "", fig=top)
+    draw_teaching(ds, bottom)
+    return fig
+
+
 def draw_teaching(ds: xr.Dataset, fig: Any) -> None:
     """`plot_teaching`'s panels, drawn into `fig` (a figure or subfigure)."""
+    if "taught_accuracy" not in ds or ds.sizes["teacher"] == 0:
+        raise ValueError("no teaching curves: the run had neither distill nor finetune")
     ax1, ax2 = fig.subplots(1, 2)
     variation = ds["variation"].values
     colors = colormaps["viridis"](np.linspace(0.0, 0.85, len(variation)))
@@ -64,7 +80,8 @@ def draw_teaching(ds: xr.Dataset, fig: Any) -> None:
             ax2.plot(
                 [], [], marker=marker, mec=c, mfc="w", mew=1.5, ls="none", label=f"{name} copy"
             )
-    ax1.set_xscale("symlog", linthresh=max(1, int(ds["examples_taught"].values[:, 1:].min())))
+    taught = ds["examples_taught"].values
+    ax1.set_xscale("symlog", linthresh=max(1, int(taught[taught > 0].min(initial=1))))
     ax1.set_xlabel("examples taught to the target")
     ax2.set_xscale("log")
     every = np.concatenate([ds["taught_bits"].values.ravel(), ds["bits_moved"].values])

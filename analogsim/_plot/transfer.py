@@ -20,23 +20,13 @@ STRATEGY_STYLE = {
 }
 
 
-def plot_transfer(ds: xr.Dataset, *, teaching: bool = True) -> Figure:
+def plot_transfer(ds: xr.Dataset) -> Figure:
     """The weight-transfer experiment. Left: transfer loss (source minus target accuracy,
     points) vs the variation multiplier, one line per strategy (median over target chips) with
     its interquartile band; right: what each strategy copies from (in-situ source chip,
-    hardware-aware source chip, digital network) and what the target chips reach.
-
-    A model's experiment (`transfer_model`) records its teaching curves too: with `teaching`,
-    `plot_teaching`'s two panels are drawn below."""
-    if not teaching or "taught_accuracy" not in ds:
-        return transfer_lines(ds, "variation", "")
-    from .teaching import draw_teaching
-
-    fig = Figure(figsize=(11, 8.8), layout="constrained")
-    top, bottom = fig.subfigures(2, 1)
-    transfer_lines(ds, "variation", "", fig=top)
-    draw_teaching(ds, bottom)
-    return fig
+    hardware-aware source chip, digital network) and what the target chips reach. (A model's
+    experiment adds teaching curves: `plot_teaching`, and `plot_dataset` draws both.)"""
+    return transfer_lines(ds, "variation", "")
 
 
 def transfer_lines(ds: xr.Dataset, x: str, fixed: str, *, fig: Any = None) -> Figure:

@@ -49,6 +49,21 @@ def check_strategies(strategies: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(strategies))
 
 
+def check_run(
+    strategies: Sequence[str], chips: int, variation: Sequence[float]
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """A transfer run's strategies and variation values, validated (`ParameterError` names
+    the first one out of range); `chips` must be 1..65536."""
+    strategies = check_strategies(strategies)
+    check_int_range("chips", chips, 1, 1 << 16)
+    variation = tuple(float(v) for v in variation)
+    if not variation:
+        raise ParameterError("variation needs at least one value")
+    for v in variation:
+        check_range("variation", v, 0.0)
+    return strategies, variation
+
+
 def transfer(
     spec: HardwareSpec,
     net: Network,
@@ -97,13 +112,7 @@ def transfer(
         ParameterError: a setting out of range or an unknown strategy.
         TrainingError: in-situ training or distillation went non-finite.
     """
-    strategies = check_strategies(strategies)
-    check_int_range("chips", chips, 1, 1 << 16)
-    variation = tuple(float(v) for v in variation)
-    if not variation:
-        raise ParameterError("variation needs at least one value")
-    for v in variation:
-        check_range("variation", v, 0.0)
+    strategies, variation = check_run(strategies, chips, variation)
     settings = (TransferSettings() if settings is None else settings).replace(**changes)
     settings.check()
     spec = check_in_situ_spec(spec)

@@ -14,13 +14,11 @@ from typing import Any
 
 import xarray as xr
 
-from device_models._checks import ParameterError, check_int_range, check_range
-
 from ..._chip.spec import HardwareSpec, traced
 from ..._core.progress import progress_bar
 from ..._learn.in_situ import check_in_situ_spec
 from ..._nn.data import Dataset
-from ..transfer import STRATEGIES, check_strategies
+from ..transfer import STRATEGIES, check_run
 from .run import TEACHERS, ModelRun
 from .settings import ModelTransferSettings
 from .strategies import TABLE
@@ -77,13 +75,7 @@ def transfer_model(
         ParameterError: a setting out of range, an unknown strategy, a spec without pulses.
         TrainingError: training on a chip went non-finite.
     """
-    strategies = check_strategies(strategies)
-    check_int_range("chips", chips, 1, 1 << 16)
-    variation = tuple(float(v) for v in variation)
-    if not variation:
-        raise ParameterError("variation needs at least one value")
-    for v in variation:
-        check_range("variation", v, 0.0)
+    strategies, variation = check_run(strategies, chips, variation)
     settings = (ModelTransferSettings() if settings is None else settings).replace(**changes)
     settings.check()
     settings = settings.for_examples(data.x_train.shape[0])
