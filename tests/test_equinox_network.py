@@ -66,7 +66,8 @@ def test_the_equinox_network_computes_the_built_in_forward(name):
     np.testing.assert_allclose(got, A.apply_digital(net, params, x), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", NETS)
+# the cnn's case takes 15 s: it runs outside CI, the mlp's inside
+@pytest.mark.parametrize("name", ["mlp", pytest.param("cnn", marks=pytest.mark.slow)])
 def test_on_the_built_in_chip_and_read_keys_it_is_apply_analog_bit_for_bit(name):
     """to_analog holds each weight as the built-in matrix, row for row; given the built-in
     chip's devices and programming, and layer l's read key fold_in(key, l), the converted

@@ -192,6 +192,7 @@ def test_the_chip_is_a_copy_that_shares_no_state_with_the_model():
     assert chip.bn.mean is not model.bn.mean and chip.drop.rngs.count is not model.drop.rngs.count
 
 
+@pytest.mark.slow  # 15 s; fleets by vmap of equinox models stay in CI
 def test_fleets_by_vmap_over_chip_keys_match_chip_by_chip_under_jit():
     spec = A.spec_for("pcm")
     model = CNN(nnx.Rngs(8))

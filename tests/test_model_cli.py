@@ -131,6 +131,7 @@ def test_bad_models_and_tasks_exit_2_with_one_line(user_files, tmp_path, capsys,
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow  # 22 s; train --model in situ and simulate --model stay in CI
 def test_train_a_users_model_hardware_aware_then_simulate_it(user_files, tmp_path):
     code, task = user_files
     model = f"{code}:make"

@@ -134,6 +134,7 @@ def test_a_model_learns_on_its_chip():
     assert start < 0.45 and accuracy(chip) > 0.75
 
 
+@pytest.mark.slow  # 27 s; regeneration bit for bit is in test_analog_model, in CI
 def test_held_and_regenerated_chips_train_the_same_and_a_fleet_is_a_vmap():
     spec = A.spec_for("reram_es")
     opt = optax.sgd(0.5)
