@@ -176,6 +176,7 @@ def test_settings_are_one_object_and_unknown_ones_are_refused():
         A.TransferSettings(distill_start="copy").check()
 
 
+@pytest.mark.slow  # 11 s; the strategies' table is exercised by every run in CI
 def test_a_new_strategy_is_one_function_in_the_table(monkeypatch, nominal):
     """A strategy added to the table runs beside the built-in ones and is recorded under its
     own name: here the conductance copy again, by the functions the built-in one uses. The
