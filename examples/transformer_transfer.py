@@ -1,8 +1,13 @@
 """Mortal computation at model scale, step by step: a transformer learns on chip A, its
 weights are copied to chip B and lose, and chip A teaches chip B instead.
 
-    python examples/transformer_transfer.py            # about 3 minutes on a 2-core CPU
-    python examples/transformer_transfer.py --quick    # a check, about 1.5 minutes
+    python examples/transformer_transfer.py            # about 2 minutes on a 2-core CPU
+    python examples/transformer_transfer.py --quick    # a check of the code, about 1 minute
+
+It printed (seed 0, nominal reram_es chips, 2,000 test sequences): digital 100.0%; chip A
+as written 81.9%, after learning on itself 99.3% (34 million pulses); chip B with A's
+weights copied 43.8%; chip B taught by A on 4,000 unlabelled inputs 99.8%. (`--quick`
+trains 3 digital epochs, too few for the task: its figures mean nothing.)
 
 `analogsim transfer --model transformer` runs the whole experiment (six strategies, a sweep
 over variation, the teaching curves, the bits moved); this script shows its core through the
