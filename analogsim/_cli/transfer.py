@@ -235,14 +235,13 @@ QUICK = dict(
 
 def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
     """`transfer --model`: chip A learns the model on itself, then each strategy moves it."""
-    from .._core.keys import root_key, stream
     from .._core.provenance import save_figure, write_dataset
     from .._learn.in_situ_fleet import TrainingError
     from .._nn.model_file import load_model
     from .._plot.teaching import plot_teaching
     from .._plot.transfer import plot_transfer
     from .._transfer.model.transfer import MODEL_VARIATION, transfer_model
-    from .models import build_model, model_schedule, model_task
+    from .models import model_schedule, untrained_model
 
     if args.source is not None:
         raise CommandError("--source is a built-in network's chip; --model trains its own chip A")
@@ -251,8 +250,7 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
     args.variation = args.variation or quick.get("variation", list(MODEL_VARIATION))
     args.device = args.device or "reram_es"
     spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
-    workload, data = model_task(args)
-    model = build_model(args, workload, data, key=stream(root_key(args.seed), "train", 0))
+    model, data, workload = untrained_model(args)
     if args.validation:
         data = data.validation_split()
     trained = None if args.weights is None else load_model(args.weights, model)
@@ -313,7 +311,7 @@ def _bits_table(ds) -> str:
     """Per strategy at the largest variation value: bits moved from A, the median target's
     accuracy, and bits per accuracy point the target holds above chance."""
     v = ds["variation"].values[-1]
-    chance = 100.0 / int(ds.attrs.get("classes", 0) or 1)
+    chance = 100.0 / int(ds.attrs["classes"])
     lines = [
         f"information moved per target (variation {v:g}); points above chance ({chance:.1f}%)",
         f"{'strategy':>16}{'bits':>14}{'accuracy':>10}{'bits per point':>16}",

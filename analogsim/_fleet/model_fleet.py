@@ -97,6 +97,11 @@ def converted_accuracy(
     return jax.vmap(at)(jnp.arange(times.shape[0], dtype=jnp.uint32), times)
 
 
+# `converted_accuracy` as one compiled call, for a chip measured on its own (outside a fleet
+# program): one wrapper, so every caller shares its compilations
+converted_accuracy_jit = eqx.filter_jit(converted_accuracy)
+
+
 @eqx.filter_jit
 def model_fleet_accuracy(
     spec: HardwareSpec,

@@ -63,6 +63,7 @@ def _step(
     x: Array,
     y: Array,
     key: Array,
+    step: Array,
     t: Array,
     learning_rate: Array,
     loss: Callable[..., Array],
@@ -70,6 +71,8 @@ def _step(
 ) -> tuple[Any, optax.OptState, Array, Array]:
     # built here, so the rate is traced and every chip shares one compiled step
     opt = optax.sgd(learning_rate)
+    # the step's key derived here: outside, its three fold_ins were three dispatches a step
+    key = stream(key, "train", 2, step)
     return model_in_situ_step(
         loss, chip, opt, opt_state, x, y, fold_in(key, 0), t, key=fold_in(key, 1),
         max_pulses=max_pulses,
@@ -175,9 +178,9 @@ def teach_in_situ(
             epoch_loss, epoch_pulses = [], []
             for j in range(steps):
                 idx = order[j * batch_size : (j + 1) * batch_size]
-                k = stream(key, "train", 2, e * steps + j)
+                step = np.uint32(e * steps + j)
                 chip, opt_state, value, fired = _step(
-                    chip, opt_state, x[idx], y[idx], k, t, rate, loss, max_pulses
+                    chip, opt_state, x[idx], y[idx], key, step, t, rate, loss, max_pulses
                 )
                 epoch_loss.append(value)
                 epoch_pulses.append(fired)

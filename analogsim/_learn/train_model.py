@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +16,7 @@ from device_models._checks import ParameterError, check_int_range, check_nonnega
 
 from .._chip.spec import HardwareSpec
 from .._core.keys import chip_key, root_key
-from .._fleet.model_fleet import converted_accuracy, simulate_model, test_batches
+from .._fleet.model_fleet import converted_accuracy_jit, simulate_model, test_batches
 from .._model.convert import analog_call, to_analog
 from .._nn.data import Dataset
 from .._nn.digital import cross_entropy
@@ -156,7 +155,7 @@ def _train_in_situ(
             learning_rate=learning_rate, t=t, progress=progress,
             desc=f"in-situ training, chip {i + 1}/{chips}",
         )  # fmt: skip
-        measured = _converted_accuracy(chip, at_1s, x, y, key=key, batch_size=per_read)
+        measured = converted_accuracy_jit(chip, at_1s, x, y, key=key, batch_size=per_read)
         trained.append(chip)
         acc.append(float(measured[0]))
         loss.append(epoch_loss)
@@ -167,6 +166,3 @@ def _train_in_situ(
         seed=seed,
     )  # fmt: skip
     return ds, trained
-
-
-_converted_accuracy = eqx.filter_jit(converted_accuracy)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -235,12 +235,24 @@ def analog_weights(model: Any) -> list[AnalogWeight]:
     return [n for n in jax.tree.leaves(model, is_leaf=_is_weight) if _is_weight(n)]
 
 
+def map_weights(fn: Callable[..., Any], chip: Any, *per_weight: Sequence[Any]) -> Any:
+    """`chip` with its i-th analog weight `w` (tree order, as `analog_weights` lists them)
+    replaced by `fn(w, *(items[i] for items in per_weight))`; everything else kept."""
+    leaves, tree = jax.tree.flatten(chip, is_leaf=_is_weight)
+    columns = iter(zip(*per_weight, strict=True)) if per_weight else None
+    out = [
+        fn(leaf, *(next(columns) if columns else ())) if _is_weight(leaf) else leaf
+        for leaf in leaves
+    ]
+    return jax.tree.unflatten(tree, out)
+
+
 def from_analog(chip: Any) -> Any:
     """A digital copy of converted model `chip`: each analog weight replaced by the weight its
     conductance state holds (`AnalogWeight.held`), in the model's own layout. After training
     on the chip (`model_in_situ_step`) it is what that chip learned, as numbers another chip
     could be programmed with."""
-    return jax.tree.map(lambda n: n.held() if _is_weight(n) else n, chip, is_leaf=_is_weight)
+    return map_weights(lambda w: w.held(), chip)
 
 
 def analog_call(

@@ -20,8 +20,7 @@ from jax.extend import core as jex_core
 
 from device_models._checks import ParameterError
 
-from .convert import analog_weights
-from .weight import AnalogWeight
+from .convert import analog_weights, map_weights
 
 # operations that only move a weight's numbers, so a product by their result is by the weight
 _LAYOUT = {"transpose", "reshape", "convert_element_type", "copy", "copy_p"}
@@ -36,16 +35,10 @@ def read_vectors(chip: Any, *example: Any, **kwargs: Any) -> dict[str, int]:
     if not weights:
         raise ParameterError("read_vectors found no analog weight: convert the model first")
     held = [w.held() for w in weights]
-    is_weight = lambda n: isinstance(n, AnalogWeight)
-    leaves, tree = jax.tree.flatten(chip, is_leaf=is_weight)
-    slots = [i for i, leaf in enumerate(leaves) if is_weight(leaf)]
 
     def run(ws: list[Any], *args: Any) -> Any:
         """The digital copy of the model with `ws` in the weights' places, called once."""
-        new = list(leaves)
-        for slot, w in zip(slots, ws, strict=True):
-            new[slot] = w
-        return jax.tree.unflatten(tree, new)(*args, **kwargs)
+        return map_weights(lambda _, w: w, chip, ws)(*args, **kwargs)
 
     closed = jax.make_jaxpr(run)(held, *example)
     counts = _count(closed.jaxpr, {v: i for i, v in enumerate(closed.jaxpr.invars[: len(held)])})

@@ -12,7 +12,7 @@ and reads take `weight_key(key, path)` of the strategy's key. Everything digital
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -20,31 +20,15 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ..._chip.identity import LayerIdentity
 from ..._chip.program import layer_state, program_and_verify_counted
 from ..._chip.spec import HardwareSpec
 from ..._chip.state import LayerState
 from ..._core.keys import stream
-from ..._model.convert import analog_weights, weight_identity, weight_key
+from ..._model.convert import analog_weights, map_weights, weight_identity, weight_key
 from ..._model.weight import AnalogWeight
 from ..copy import match_weights, mean_read, verify_read_cycles
 from ..probe import probe_cycles, probe_weights
-
-
-def _is_weight(node: Any) -> bool:
-    return isinstance(node, AnalogWeight)
-
-
-def map_weights(fn: Callable[..., AnalogWeight], chip: Any, *per_weight: Sequence[Any]) -> Any:
-    """`chip` with its i-th analog weight `w` (tree order) replaced by `fn(w, *items[i])`."""
-    leaves, tree = jax.tree.flatten(chip, is_leaf=_is_weight)
-    columns = iter(zip(*per_weight, strict=True)) if per_weight else None
-    out = []
-    for leaf in leaves:
-        if _is_weight(leaf):
-            out.append(fn(leaf, *(next(columns) if columns else ())))
-        else:
-            out.append(leaf)
-    return jax.tree.unflatten(tree, out)
 
 
 def rows_of(w: AnalogWeight) -> int:
@@ -82,20 +66,39 @@ def measure_weights(
     return ws, jnp.int32(cycles)
 
 
-def _on_chip_b(w: AnalogWeight, spec: HardwareSpec, state: LayerState, layer: Any, key_b: Array):
-    """Weight `w` of A, moved to chip B: B's devices and spec, the written `state`; a pulse
-    residue (mixed-precision updates) starts empty on B."""
-    if w.state.pulse_residue is not None:
-        state = dataclasses.replace(state, pulse_residue=jnp.zeros_like(w.state.pulse_residue))
-    regenerated = w.identity is None
-    own = weight_key(key_b, w.path)
-    return dataclasses.replace(
-        w,
-        spec=spec,
-        state=state,
-        identity=None if regenerated else layer,
-        identity_key=jax.random.key_data(stream(own, "identity")) if regenerated else None,
-    )
+def _write_targets(
+    chip_a: Any,
+    targets: list[Array],
+    spec: HardwareSpec,
+    key_b: Array,
+    write: Callable[[AnalogWeight, LayerIdentity, Array], tuple[LayerState, Array, Array]],
+) -> tuple[Any, Array, Array]:
+    """Chip `key_b` (at `spec`) as a copy of converted model `chip_a`: each analog weight's
+    devices drawn as `to_analog(..., key=key_b)` draws them and written by
+    `write(weight of A, B's layer, target) -> (state, read cycles, device writes)`; A's digital
+    numbers kept, a pulse residue (mixed-precision updates) started empty. Returns (B, read
+    cycles, device writes), summed over the weights."""
+    cycles, writes = jnp.int32(0), jnp.int32(0)
+
+    def one(w: AnalogWeight, target: Array) -> AnalogWeight:
+        nonlocal cycles, writes
+        own = weight_key(key_b, w.path)
+        layer = weight_identity(spec, w.state.devices.g.shape[1:], own)
+        state, c, n = write(w, layer, target)
+        cycles, writes = cycles + c, writes + n
+        if w.state.pulse_residue is not None:
+            state = dataclasses.replace(state, pulse_residue=jnp.zeros_like(w.state.pulse_residue))
+        regenerated = w.identity is None
+        return dataclasses.replace(
+            w,
+            spec=spec,
+            state=state,
+            identity=None if regenerated else layer,
+            identity_key=jax.random.key_data(stream(own, "identity")) if regenerated else None,
+        )
+
+    chip_b = map_weights(one, chip_a, targets)
+    return chip_b, cycles, writes
 
 
 @eqx.filter_jit
@@ -107,19 +110,14 @@ def write_conductances(
     reads come to reproduce A's); weight `path` writes from `stream(weight_key(key, path),
     "program")`. Returns (B as a converted model, read cycles of its verify reads, device
     writes)."""
-    totals = {"cycles": jnp.int32(0), "writes": jnp.int32(0)}
 
-    def write(w: AnalogWeight, g: Array) -> AnalogWeight:
-        layer = weight_identity(spec, g.shape[1:], weight_key(key_b, w.path))
+    def write(w: AnalogWeight, layer: LayerIdentity, g: Array):
         k = stream(weight_key(key, w.path), "program")
         devices, n = program_and_verify_counted(spec.device, layer.devices, g, key=k)
         state = layer_state(spec, layer, devices, w.state.scale, w.state.bias, key=k)
-        totals["cycles"] += verify_read_cycles(rows_of(w))
-        totals["writes"] += n
-        return _on_chip_b(w, spec, state, layer, key_b)
+        return state, verify_read_cycles(rows_of(w)), n
 
-    chip_b = map_weights(write, chip_a, conductances)
-    return chip_b, totals["cycles"], totals["writes"]
+    return _write_targets(chip_a, conductances, spec, key_b, write)
 
 
 @eqx.filter_jit
@@ -135,17 +133,11 @@ def write_weights(
     """Chip `key_b` written until each weight's *measured* effective weights match A's
     (`match_weights`, program-and-verify through B's own converters), weight `path` from
     `weight_key(key, path)`. Returns (B, read cycles, device writes)."""
-    totals = {"cycles": jnp.int32(0), "writes": jnp.int32(0)}
 
-    def write(w: AnalogWeight, target: Array) -> AnalogWeight:
-        layer = weight_identity(spec, target.shape, weight_key(key_b, w.path))
-        state, cycles, n = match_weights(
+    def write(w: AnalogWeight, layer: LayerIdentity, target: Array):
+        return match_weights(
             spec, layer, target, w.state.scale, w.state.bias,
             key=weight_key(key, w.path), probes=probes,
         )  # fmt: skip
-        totals["cycles"] += cycles
-        totals["writes"] += n
-        return _on_chip_b(w, spec, state, layer, key_b)
 
-    chip_b = map_weights(write, chip_a, weights)
-    return chip_b, totals["cycles"], totals["writes"]
+    return _write_targets(chip_a, weights, spec, key_b, write)

@@ -24,7 +24,8 @@ from jaxtyping import Array
 from ..._chip.spec import HardwareSpec
 from ..._core.dataset import experiment_dataset
 from ..._core.keys import chip_key, root_key, stream
-from ..._fleet.model_fleet import converted_accuracy, test_batches
+from ..._fleet.model_fleet import converted_accuracy_jit, test_batches
+from ..._learn.distill import soft_targets
 from ..._learn.fit_in_situ import Taught, chip_loss, teach_in_situ
 from ..._learn.train_model import hardware_aware_model_loss
 from ..._model.convert import analog_call, analog_weights, to_analog
@@ -56,7 +57,8 @@ class ModelTargets:
         hardware_aware: the hardware-aware weights (a digital model) trained for it.
         chip_a: A after in-situ training; g, g_cycles / w, w_cycles: its conductances and
             effective weights as measured, per analog weight, and the read cycles spent.
-        logits: A's outputs on the distillation inputs.
+        soft: A's soft targets (`soft_targets` at the temperature) on the distillation
+            inputs, (distill_examples, classes).
     """
 
     vi: int
@@ -68,7 +70,7 @@ class ModelTargets:
     g_cycles: Array
     w: list[Array]
     w_cycles: Array
-    logits: Array
+    soft: Array
 
 
 class ModelRun:
@@ -113,8 +115,12 @@ class ModelRun:
             (len(variation), len(teachers), settings.curve_points, chips), np.nan, np.float32
         )
         self.curve_examples = np.zeros((len(teachers), settings.curve_points), np.int64)
-        self.memo: dict[Any, Any] = {}
+        self.memo: dict[Any, Any] = {}  # what strategies compute once for the whole run
+        self.per_target: dict[str, Any] = {}  # ... and once for the target in hand
         self.model_chip: Any = None  # a converted model, for what every chip holds
+        n = data.x_train.shape[0]
+        pick = jax.random.permutation(stream(self.root, "transfer", 3, 0), n)
+        self.finetune_pick = np.asarray(pick)[: settings.finetune_examples]
 
     # --- the models every value shares -----------------------------------------------------
 
@@ -146,7 +152,9 @@ class ModelRun:
         """Test accuracy of converted model `chip` (chip key `key`) read 1 s after programming."""
         times = jnp.ones(1, jnp.float32)
         return float(
-            _accuracy(chip, times, self.x_test, self.y_test, key=key, batch_size=self.per_read)[0]
+            converted_accuracy_jit(
+                chip, times, self.x_test, self.y_test, key=key, batch_size=self.per_read
+            )[0]
         )
 
     def targets(self, vi: int) -> ModelTargets:
@@ -178,10 +186,10 @@ class ModelRun:
         )
         x = jnp.asarray(self.data.x_train[: s.distill_examples])
         logits = outputs(chip_a, x, key=stream(self.key_a, "transfer", 2), batch=s.eval_batch_size)
-        p = jax.nn.softmax(logits / s.temperature, axis=-1)
-        self.entropy[vi] = float(-jnp.mean(jnp.sum(p * jnp.log2(jnp.maximum(p, 1e-30)), -1)))
+        soft = soft_targets(logits, jnp.float32(s.temperature))
+        self.entropy[vi] = float(-jnp.mean(jnp.sum(soft * jnp.log2(jnp.maximum(soft, 1e-30)), -1)))
         return ModelTargets(
-            vi, spec, deploy, hardware_aware, chip_a, g, g_cycles, w, w_cycles, logits
+            vi, spec, deploy, hardware_aware, chip_a, g, g_cycles, w, w_cycles, soft
         )
 
     def teach(self, chip: Any, x: Any, y: Any, *, loss: Any = chip_loss, **kwargs: Any) -> Taught:
@@ -215,22 +223,20 @@ class ModelRun:
             self.curve[vi, ti, p, i] = accuracy
             self.curve_examples[ti, p] = examples
 
-    def bits(self) -> tuple[dict[str, int], np.ndarray]:
+    def bits(self, crossbar: int) -> tuple[dict[str, int], np.ndarray]:
         """Information each strategy moves from A to a target, in bits: {strategy: bits}, and
         the teachers' bits at each point of their curves (teacher, point).
 
         The digital and hardware-aware copies send every float of the model (32 bits); a
         conductance copy every device's read at the ADC's resolution, a weight copy every
         crossbar weight's, each with the model's digital numbers (biases, norms, embeddings,
-        each weight's column scales) at 32 bits. Teaching adds to the weight copy it starts
+        each weight's column scales) at 32 bits (`crossbar`: the weights on crossbars).
+        Teaching adds to the weight copy it starts
         from: distillation A's outputs on each input (classes x 32 bits a distinct input;
         inputs are shared data, repeated epochs resend nothing), fine-tuning a label
         (log2 classes bits) per distinct example.
         """
-        chip = self.model_chip
-        ws = analog_weights(chip)
-        crossbar = sum(int(np.prod(w.weight_shape)) for w in ws)
-        scales = sum(int(w.state.scale.size) for w in ws)
+        scales = sum(int(w.state.scale.size) for w in analog_weights(self.model_chip))
         params = sum(
             int(np.size(a)) for a in jax.tree.leaves(eqx.filter(self.model, eqx.is_inexact_array))
         )
@@ -258,7 +264,7 @@ class ModelRun:
         dims = ("variation", "strategy", "chip")
         loss = self.strategy_source[:, :, None] - self.target
         weights = sum(int(np.prod(w.weight_shape)) for w in analog_weights(self.model_chip))
-        bits, taught_bits = self.bits()
+        bits, taught_bits = self.bits(weights)
         curve_dims = ("variation", "teacher", "point", "chip")
         return experiment_dataset(
             {
@@ -320,9 +326,6 @@ def outputs(chip: Any, x: Array, *, key: Array, batch: int) -> Array:
         for b, s in enumerate(range(0, x.shape[0], batch))
     ]
     return jnp.concatenate(parts)
-
-
-_accuracy = eqx.filter_jit(converted_accuracy)
 
 
 def model_transfer_labels(dataset: str) -> dict[str, tuple[str, str]]:

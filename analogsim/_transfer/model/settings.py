@@ -64,6 +64,4 @@ class ModelTransferSettings(TransferSettings):
         for name in budgets:
             n = getattr(self, name)
             resolved[name] = train_examples if n is None else min(n, train_examples)
-        return super(ModelTransferSettings, dataclasses.replace(self, **resolved)).for_examples(
-            train_examples
-        )
+        return TransferSettings.for_examples(dataclasses.replace(self, **resolved), train_examples)

@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..._core.keys import stream
-from ..._learn.distill import soft_targets
-from ..._learn.fit_in_situ import chip_distill_loss
+from ..._learn.fit_in_situ import chip_distill_loss, chip_loss
 from ..._model.convert import analog_weights, to_analog
 from ..._nn.fit_model import model_accuracy
 from ..copy import verify_read_cycles
@@ -34,26 +33,25 @@ def conductances(run: ModelRun, at: ModelTargets, i: int) -> None:
 
 def weights_copy(run: ModelRun, at: ModelTargets, i: int) -> tuple[Any, int, int]:
     """Target i written to match A's probed effective weights (chip, read cycles, writes),
-    computed once for the strategies that start there (`transfer_model` forgets it when it
-    moves to the next target)."""
-    key = ("weights", at.vi, i)
-    if key not in run.memo:
+    computed once for the strategies that start there (`run.per_target`, which
+    `transfer_model` empties for the next target)."""
+    if "weights" not in run.per_target:
         key_b = run.keys_b[i]
         chip_b, cycles, writes = write_weights(
             at.chip_a, at.w, at.spec, key_b=key_b, key=stream(key_b, "transfer", 1),
             probes=run.settings.probes,
         )  # fmt: skip
-        run.memo[key] = (chip_b, int(cycles) + int(at.w_cycles), int(writes))
-    return run.memo[key]
+        run.per_target["weights"] = (chip_b, int(cycles) + int(at.w_cycles), int(writes))
+    return run.per_target["weights"]
 
 
 def copy_accuracy(run: ModelRun, at: ModelTargets, i: int) -> float:
     """Target i's accuracy right after the `weights` copy, measured once: the `weights`
     strategy's result and the start of both teaching curves (the same chip and reads)."""
-    key = ("weights accuracy", at.vi, i)
-    if key not in run.memo:
-        run.memo[key] = run.accuracy(weights_copy(run, at, i)[0], run.keys_b[i])
-    return run.memo[key]
+    if "weights accuracy" not in run.per_target:
+        chip_b = weights_copy(run, at, i)[0]
+        run.per_target["weights accuracy"] = run.accuracy(chip_b, run.keys_b[i])
+    return run.per_target["weights accuracy"]
 
 
 def weights(run: ModelRun, at: ModelTargets, i: int) -> None:
@@ -66,57 +64,66 @@ def weights(run: ModelRun, at: ModelTargets, i: int) -> None:
     )  # fmt: skip
 
 
-def _teach(run: ModelRun, at: ModelTargets, i: int, name: str, x: Any, y: Any, **kw: Any):
-    """Target i, from the `weights` copy, taught on `x`, `y` in situ; its curve and costs."""
-    s = run.settings
+def _teach(
+    run: ModelRun,
+    at: ModelTargets,
+    i: int,
+    name: str,
+    x: Any,
+    y: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    index: int,
+    loss: Any = chip_loss,
+) -> tuple[float, dict[str, int]]:
+    """Target i, from the `weights` copy, taught on `x`, `y` in situ (its updates from
+    `stream(key_b, "transfer", index)`): its curve recorded; (its accuracy at the end, its
+    costs)."""
     key_b = run.keys_b[i]
     chip_b, cycles, writes = weights_copy(run, at, i)
-    epochs, batch = kw.pop("epochs"), min(kw.pop("batch_size"), len(x))
+    batch = min(batch_size, len(x))
     total = epochs * (len(x) // batch) * batch
     taught = run.teach(
-        chip_b, x, y, key=stream(key_b, "transfer", kw.pop("index")), epochs=epochs,
-        batch_size=batch, checkpoints=checkpoints(total, batch, s.curve_points),
+        chip_b, x, y, loss=loss, key=stream(key_b, "transfer", index), epochs=epochs,
+        batch_size=batch, checkpoints=checkpoints(total, batch, run.settings.curve_points),
         evaluate=lambda chip: (
             copy_accuracy(run, at, i) if chip is chip_b else run.accuracy(chip, key_b)
         ),
-        desc=f"{name}, chip {i + 1}", **kw,
+        desc=f"{name}, chip {i + 1}",
     )  # fmt: skip
     run.record_curve(at.vi, name, i, taught.curve)
     # the student's forward and backward passes read its arrays once each per example
     reads = 2 * taught.examples * run.read_cycles_per_example(chip_b)
-    return taught, dict(
+    costs = dict(
         read_cycles=cycles + reads, device_writes=writes, update_pulses=taught.pulses,
         examples=taught.examples,
     )  # fmt: skip
+    return taught.curve[-1][1], costs  # the last checkpoint is the end of teaching
 
 
 def distill(run: ModelRun, at: ModelTargets, i: int) -> None:
     """Target i learns in situ from A's soft outputs (no labels), from the `weights` copy."""
     s = run.settings
-    temperature = jnp.float32(s.temperature)
     x = run.data.x_train[: s.distill_examples]
-    loss = jax.tree_util.Partial(chip_distill_loss, temperature=temperature)
-    taught, costs = _teach(
-        run, at, i, "distill", x, np.asarray(soft_targets(at.logits, temperature)),
-        loss=loss, epochs=s.distill_epochs, batch_size=s.distill_batch_size, index=2,
+    loss = jax.tree_util.Partial(chip_distill_loss, temperature=jnp.float32(s.temperature))
+    accuracy, costs = _teach(
+        run, at, i, "distill", x, np.asarray(at.soft), loss=loss, epochs=s.distill_epochs,
+        batch_size=s.distill_batch_size, index=2,
     )  # fmt: skip
     # the teacher's outputs: each input once through A
     costs["read_cycles"] += len(x) * run.read_cycles_per_example(at.chip_a)
-    accuracy = taught.curve[-1][1]  # the last checkpoint is the end of teaching
     run.record(at.vi, "distill", i, accuracy, run.source[at.vi], **costs)
 
 
 def finetune(run: ModelRun, at: ModelTargets, i: int) -> None:
     """The `weights` copy, then in-situ training of target i on a small labelled budget."""
     s = run.settings
-    n = run.data.x_train.shape[0]
-    pick = np.asarray(jax.random.permutation(stream(run.root, "transfer", 3, 0), n))
-    pick = pick[: s.finetune_examples]
-    taught, costs = _teach(
+    pick = run.finetune_pick
+    accuracy, costs = _teach(
         run, at, i, "finetune", run.data.x_train[pick], run.data.y_train[pick],
         epochs=s.finetune_epochs, batch_size=s.batch_size, index=3,
     )  # fmt: skip
-    accuracy = taught.curve[-1][1]
     run.record(at.vi, "finetune", i, accuracy, run.source[at.vi], labels=len(pick), **costs)
 
 

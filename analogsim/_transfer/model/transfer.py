@@ -93,13 +93,11 @@ def transfer_model(
         for vi in range(len(variation)):
             at = run.targets(vi)
             for i in range(chips):
+                run.per_target = {}  # the last target's copy is not kept: a model is large
                 for strategy in strategies:
                     TABLE[strategy].run(run, at, i)
                     if strategy not in TEACHERS:
                         bar.update(1)
-                # target i's copy is done with: a large model's chip is not kept
-                run.memo = {k: v for k, v in run.memo.items() if not isinstance(k, tuple)
-                            or k[0] not in ("weights", "weights accuracy")}  # fmt: skip
     return run.dataset({"digital_epochs": schedule["epochs"]})
 
 
