@@ -32,6 +32,11 @@ from ._core.keys import root_key as root_key
 from ._core.keys import stream as stream
 from ._core.process import is_main_process as is_main_process
 from ._core.provenance import write_dataset as write_dataset
+from ._cost.chip_costs import CostModel as CostModel
+from ._cost.estimate import cost as cost
+from ._cost.presets import cost_model_for as cost_model_for
+from ._cost.presets import get_cost_model as get_cost_model
+from ._cost.published import published_table as published_table
 from ._fleet.cpu_devices import use_cpu_cores as use_cpu_cores
 from ._fleet.distributed import initialize_distributed as initialize_distributed
 from ._fleet.mesh import chip_mesh as chip_mesh
@@ -96,6 +101,7 @@ from ._plot.chip_map import plot_chip_map as plot_chip_map
 from ._plot.dataset import plot_dataset as plot_dataset
 from ._plot.device import plot_device as plot_device
 from ._plot.device import plot_pulse_response as plot_pulse_response
+from ._plot.pareto import plot_pareto as plot_pareto
 from ._plot.simulate import plot_accuracy_vs_time as plot_accuracy_vs_time
 from ._plot.sweep import plot_sweep as plot_sweep
 from ._plot.teaching import plot_teaching as plot_teaching

@@ -14,6 +14,7 @@ LAYERS = (
     "_nn",
     "_chip",
     "_model",
+    "_cost",
     "_fleet",
     "_learn",
     "_transfer",

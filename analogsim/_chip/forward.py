@@ -11,10 +11,11 @@ from device_models._checks import check_finite, check_nonnegative
 
 from .._nn.networks import Network, apply
 from .identity import ChipIdentity, LayerIdentity
+from .meter import metered
 from .read import read_conductances
 from .spec import HardwareSpec
 from .state import ChipState, LayerState
-from .tile import analog_mvm, output_noise_draws
+from .tile import analog_mvm, array_load, output_noise_draws
 
 
 def analog_linear(
@@ -27,6 +28,7 @@ def analog_linear(
     key: Array,
     output_noise: Float[Array, "row_tiles batch cols"] | None = None,
     example: Array | None = None,
+    meter: Array | None = None,
 ) -> Float[Array, "batch cols"]:
     """One analog layer: x @ W + b as the chip computes it at `t` seconds after programming.
 
@@ -39,6 +41,8 @@ def analog_linear(
     `layer_output_noise` with the same `key` (the same numbers). `example`, when given, is
     folded into the output-noise key: a model run one example at a time under `vmap` shares
     the array read (the same `key`) and converts each example with its own noise.
+    `meter`, when given (`meter_zero()`), records the crossbar's load and the vectors read
+    (`metered`); the outputs are the same.
     """
     g = read_conductances(spec, layer, state, t, key=fold_in(key, 0))
     if spec.noise_management == "abs_max":
@@ -61,7 +65,11 @@ def analog_linear(
         y, now = y[:-1], jnp.sum(jnp.abs(y[-1]))
         factor = jnp.where(now > 1e-12, state.drift_reference / now, 1.0)
         y = y * jax.lax.stop_gradient(factor)
-    return y * s * state.scale + state.bias
+    y = y * s * state.scale + state.bias
+    if meter is None:
+        return y
+    reading = jnp.stack([array_load(spec, layer, g, x / s), jnp.float32(x.shape[0])])
+    return metered(y, meter, reading)
 
 
 def _mvm_key(key: Array) -> Array:

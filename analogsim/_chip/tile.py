@@ -175,3 +175,41 @@ def _wired_tile(
     out = jax.vmap(solve)(g, k)
     # normalized: one device at the full span driven at V_read
     return (out[0] - out[1]) / (span * 1e-6 * spec.read_voltage)
+
+
+def array_load(
+    spec: HardwareSpec,
+    layer: LayerIdentity,
+    g: Float[Array, "2 rows cols"],
+    x: Float[Array, "batch rows"],
+) -> Array:
+    """What the crossbar dissipates reading the inputs `x` (DAC units, as `analog_mvm` takes
+    them), in microsiemens: times V_read^2 (volts), the full-scale read time (seconds) and
+    1e-6 S/uS it is the energy in joules.
+
+    The voltages are those the DACs actually apply to each column tile's rows (quantized,
+    with each driver's gain and offset); every device of both arrays dissipates
+    I V = g V^2 (1 + k (v^2 - 1)) for the full read time under amplitude encoding (v the row
+    voltage over V_read), and g V_read^2 for a fraction |v| of it under PWM. Wires are taken as
+    ideal here (their own dissipation and the drop they cause are left out).
+    """
+    xq = quantize(x, spec.dac_bits, 1.0)
+    p = layer.periphery
+    rows, cols = g.shape[1:]
+    _, col_tiles = tile_counts(spec, rows, cols)
+    amplitude = spec.input_encoding == "amplitude"
+    total = jnp.float32(0.0)
+    for c in range(col_tiles):
+        cs = slice(c * spec.tile_cols, min((c + 1) * spec.tile_cols, cols))
+        v = p.dac_gain[c] * xq + p.dac_offset[c]  # (batch, rows)
+        g_rows = jnp.sum(g[:, :, cs], axis=(0, 2))  # both arrays' devices on each row, uS
+        if not amplitude:
+            total = total + jnp.sum(jnp.abs(v), axis=0) @ g_rows
+            continue
+        v2 = jnp.sum(v * v, axis=0)
+        if layer.devices.linear_iv:
+            total = total + v2 @ g_rows
+            continue
+        gk = jnp.sum(g[:, :, cs] * layer.devices.iv_nonlinearity[:, :, cs], axis=(0, 2))
+        total = total + v2 @ (g_rows - gk) + jnp.sum(v**4, axis=0) @ gk
+    return total

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import chip, device, devices, plot, rerun, simulate, sweep, train, transfer
+from . import chip, cost, device, devices, plot, rerun, simulate, sweep, train, transfer
 from .arguments import CommandError, Parser
 from .config import config_defaults
 from .launch import accelerator_installed, start_devices
@@ -40,6 +40,7 @@ COMMANDS = {
     "plot": plot,
     "simulate": simulate,
     "train": train,
+    "cost": cost,
     "device": device,
     "chip": chip,
     "devices": devices,

@@ -16,9 +16,10 @@ from .arguments import (
     wire_settings,
 )
 from .config import add_config_arg, command_spec, resolved_config
+from .cost import with_run_cost
 from .launch import add_device_args
 from .models import add_model_args, refuse_model_options_without_model
-from .tables import fmt_time, gap, table_rows
+from .tables import fmt_si, fmt_time, gap, table_rows
 
 
 def add_parser(sub: Any) -> None:
@@ -98,6 +99,7 @@ def run(args: argparse.Namespace) -> None:
     from .._learn.saved_state import SavedNetwork, load_network, save_network
     from .._nn.data import load_digits
     from .._nn.digital import train_digital
+    from .._nn.equinox_network import equinox_network
     from .._nn.networks import get_network
 
     if args.program == "verify":  # before training: a bad setting fails at once
@@ -120,6 +122,7 @@ def run(args: argparse.Namespace) -> None:
         info = {"made_by": "simulate", "seed": args.seed, "epochs": epochs}
         saved = SavedNetwork(net, [{k: np.asarray(v) for k, v in p.items()} for p in params], info)
     ds = simulate(spec, net, params, data, chunk_size=args.chunk_size or 64, **fleet(args))
+    ds = with_run_cost(args, spec, ds, equinox_network(net, params), data, None)
     saved_to = save_network(Path(args.out) / "network.npz", saved)
     report(args, spec, ds, args.network, f"{saved_to} (the network)")
 
@@ -141,6 +144,7 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
         regenerate_identity=args.regenerate_identity,
         **fleet(args),
     )
+    ds = with_run_cost(args, spec, ds, model, data, 0)
     saved_to = save_model(Path(args.out) / "model.eqx", model, info)
     report(args, spec, ds, f"{args.model} ({data.name})", f"{saved_to} (the model)")
 
@@ -189,4 +193,12 @@ def report(args: argparse.Namespace, spec: Any, ds: Any, what: str, saved: str) 
     print("-" * len(head))
     print("mean  " + "".join(f"{v:>9.2f}%" for v in acc.mean(0)))
     print(" std  " + "".join(f"{v:>9.2f} " for v in acc.std(0)))
+    if "energy_per_inference" in ds:
+        print(
+            f"chip 0 at {fmt_time(float(ds.attrs['cost_t']))}: "
+            f"{fmt_si(float(ds.energy_per_inference), 'J')} an inference "
+            f"(digital int8: {float(ds.digital_ratio):.3g}x that), latency "
+            f"{fmt_si(float(ds.latency), 's')}, {float(ds.area):.3g} mm^2 "
+            f"({ds.attrs['cost_model']} cost model; analogsim cost for the layers)"
+        )
     print(f"wrote {nc}, {png} and {saved}")

@@ -22,3 +22,20 @@ def fmt_time(t: float) -> str:
         if t >= value:
             return f"{t / value:g} {name}"
     return f"{t:g} s"
+
+
+def fmt_si(value: float, unit: str) -> str:
+    """`value` with an SI prefix: 3.2e-9, "J" -> "3.2 nJ"."""
+    if value == 0:
+        return f"0 {unit}"
+    for scale, prefix in [
+        (1e-15, "f"),
+        (1e-12, "p"),
+        (1e-9, "n"),
+        (1e-6, "u"),
+        (1e-3, "m"),
+        (1.0, ""),
+    ]:
+        if abs(value) < scale * 1000:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"

@@ -98,6 +98,12 @@ def add_parser(sub: Any) -> None:
     add_wire_args(xf)
     add_pulse_update_arg(xf)
     add_device_args(xf)
+    xf.add_argument(
+        "--chip",
+        default=None,
+        help="cost model pricing each strategy in joules and seconds (see `analogsim cost "
+        "--published`); default: the device's own, if it has one",
+    )
     add_config_arg(xf)
     xf.add_argument("--out", default="out", help="output folder")
     xf.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -169,6 +175,7 @@ def run(args: argparse.Namespace) -> None:
         raise CommandError(str(err)) from None
     if source is not None:
         ds.attrs["source_file"] = str(args.source)
+    ds = _priced(args, spec, ds)
     out = Path(args.out)
     ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "transfer.nc")
@@ -178,6 +185,8 @@ def run(args: argparse.Namespace) -> None:
         f"{data.classes}), {args.chips} target chips per variation, seed {args.seed}"
     )
     print(_transfer_table(ds))
+    if "strategy_energy" in ds:
+        print(_energy_table(ds))
     print(f"wrote {nc} and {png}")
 
 
@@ -273,6 +282,7 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
         raise CommandError(str(err)) from None
     if args.weights is not None:
         ds.attrs["weights_file"] = str(args.weights)
+    ds = _priced(args, spec, ds)
     out = Path(args.out)
     ds.attrs.update(resolved_config(args, spec))
     nc = write_dataset(ds, out / "transfer.nc")
@@ -289,6 +299,8 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
     print(_source_lines(ds))
     print(_transfer_table(ds))
     print(_bits_table(ds))
+    if "strategy_energy" in ds:
+        print(_energy_table(ds))
     print(f"wrote {nc}, {png}" + (f" and {taught}" if taught else ""))
 
 
@@ -330,4 +342,41 @@ def _bits_table(ds) -> str:
             f"T = {ds.attrs['temperature']:g} is {entropy:.2f} bits per input, "
             f"{entropy * inputs:,.0f} bits over its {inputs} inputs"
         )
+    return "\n".join(lines)
+
+
+def _priced(args: argparse.Namespace, spec: Any, ds: Any) -> Any:
+    """`ds` with each strategy's joules and seconds on `--chip` (or the device's own cost
+    model); unchanged, with a note, when there is none."""
+    from device_models import ParameterError
+
+    from .._cost.presets import cost_model_for, get_cost_model
+    from .._cost.strategy import with_strategy_cost
+
+    try:
+        costs = get_cost_model(args.chip) if args.chip else cost_model_for(spec)
+    except ParameterError as err:
+        if args.chip:
+            raise
+        print(f"strategies not priced: {err} (--chip)")
+        return ds
+    return with_strategy_cost(ds, spec, costs)
+
+
+def _energy_table(ds) -> str:
+    """Per strategy at the largest variation value: the median target's energy and time."""
+    from .._cost.strategy import strategy_summary
+    from .tables import fmt_si
+
+    v = ds["variation"].values[-1]
+    lines = [
+        f"cost per target on the {ds.attrs['strategy_cost_model']} cost model (variation {v:g}, "
+        f"median; read cycles at {fmt_si(float(ds.attrs['read_cycle_energy']), 'J')})",
+        f"{'strategy':>16}{'energy':>12}{'time':>12}",
+    ]
+    for name, energy, time in strategy_summary(ds):
+        if name == "digital" and "bits_moved" not in ds:
+            lines.append(f"{name:>16}{'-':>12}{'-':>12}")
+            continue
+        lines.append(f"{name:>16}{fmt_si(energy, 'J'):>12}{fmt_si(time, 's'):>12}")
     return "\n".join(lines)

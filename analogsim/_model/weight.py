@@ -60,6 +60,8 @@ class AnalogWeight(quax.ArrayValue):
         key: this weight's read key (bound by `analog_call`; None before).
         per_example: the model runs one example at a time under `analog_call`'s vmap: each
             example is converted with its own output noise (static).
+        meter: a meter (`meter_zero()`) its products record their crossbar load and vectors
+            on, or None (`_cost.counts.measure`).
     """
 
     spec: HardwareSpec
@@ -74,6 +76,7 @@ class AnalogWeight(quax.ArrayValue):
     key: Array | None = None
     per_example: bool = eqx.field(static=True, default=False)
     identity_key: Array | None = None
+    meter: Array | None = None
 
     def aval(self) -> jax.core.ShapedArray:
         return jax.core.ShapedArray(self.weight_shape, jnp.float32)
@@ -127,7 +130,14 @@ class AnalogWeight(quax.ArrayValue):
             content = _content_id(x[0])
             example = content if example is None else _lowbias32(example * _GOLDEN ^ content)
         return analog_linear(
-            self.spec, self.devices(), self.state, x, t=self.t, key=self.key, example=example
+            self.spec,
+            self.devices(),
+            self.state,
+            x,
+            t=self.t,
+            key=self.key,
+            example=example,
+            meter=self.meter,
         )
 
 
