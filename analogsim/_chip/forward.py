@@ -52,11 +52,12 @@ def analog_linear(
         s = jnp.where(s > 0, s, 1.0)
     else:
         s = jnp.ones((1, 1), x.dtype)
+    x_dac = x / s  # DAC units: full scale 1
     y = analog_mvm(
         spec,
         layer,
         g,
-        x / s,
+        x_dac,
         key=_mvm_key(key) if example is None else fold_in(_mvm_key(key), example),
         calibration=spec.drift_compensation,
         noise=output_noise,
@@ -68,7 +69,7 @@ def analog_linear(
     y = y * s * state.scale + state.bias
     if meter is None:
         return y
-    reading = jnp.stack([array_load(spec, layer, g, x / s), jnp.float32(x.shape[0])])
+    reading = jnp.stack([array_load(spec, layer, g, x_dac), jnp.float32(x.shape[0])])
     return metered(y, meter, reading)
 
 

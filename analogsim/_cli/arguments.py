@@ -16,14 +16,21 @@ class Parser(argparse.ArgumentParser):
 
 
 def float_list(text: str) -> list[float]:
+    return _list(text, float, "number", "numbers")
+
+
+def int_list(text: str) -> list[int]:
+    return _list(text, int, "integer", "integers")
+
+
+def _list(text: str, convert: type, one: str, many: str) -> list:
+    """Comma-separated values of `convert`, at least one, or an argparse error."""
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [convert(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated {many}, got {text!r}") from None
     if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
+        raise argparse.ArgumentTypeError(f"expected at least one {one}")
     return values
 
 

@@ -10,26 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import positive_int
+from .arguments import int_list, positive_int, str_list
 from .config import add_config_arg, command_spec, resolved_config
 from .models import add_model_args, refuse_model_options_without_model
 from .tables import fmt_si
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
-
-
-def _words(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +21,7 @@ def add_parser(sub: Any) -> None:
         "cost", help="energy, latency and area of a network on a chip, against digital hardware"
     )
     p.add_argument(
-        "--device", type=_words, default=["pcm"], help="device preset(s), comma-separated"
+        "--device", type=str_list, default=["pcm"], help="device preset(s), comma-separated"
     )
     p.add_argument("--network", default="mlp", choices=["mlp", "cnn"])
     add_model_args(p)
@@ -47,11 +31,11 @@ def add_parser(sub: Any) -> None:
         help="cost model (see --published); default: the device's own chip (hermes for pcm)",
     )
     p.add_argument("--phases", type=positive_int, default=None, help="read phases a product")
-    p.add_argument("--adc-bits", type=_int_list, default=None, help="ADC bits, comma-separated")
+    p.add_argument("--adc-bits", type=int_list, default=None, help="ADC bits, comma-separated")
     p.add_argument("--dac-bits", type=positive_int, default=None, help="DAC (input) bits")
     p.add_argument(
         "--tile",
-        type=_int_list,
+        type=int_list,
         default=None,
         help="square tile sizes (rows = columns), comma-separated",
     )
@@ -138,13 +122,10 @@ def _spec(args: argparse.Namespace, device: str, adc_bits: int | None, tile: int
 
 
 def _cost_model(args: argparse.Namespace, spec: Any) -> Any:
-    from .._cost.presets import cost_model_for, get_cost_model
+    from .._cost.presets import cost_model_for
 
     overrides = {} if args.phases is None else {"phases": args.phases}
-    if args.chip is not None:
-        return get_cost_model(args.chip, **overrides)
-    costs = cost_model_for(spec)
-    return get_cost_model(costs.name, **overrides) if overrides else costs
+    return cost_model_for(spec, args.chip, **overrides)
 
 
 def _model(args: argparse.Namespace) -> tuple[Any, Any, Any, str, Any]:

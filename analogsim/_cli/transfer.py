@@ -350,11 +350,11 @@ def _priced(args: argparse.Namespace, spec: Any, ds: Any) -> Any:
     model); unchanged, with a note, when there is none."""
     from device_models import ParameterError
 
-    from .._cost.presets import cost_model_for, get_cost_model
+    from .._cost.presets import cost_model_for
     from .._cost.strategy import with_strategy_cost
 
     try:
-        costs = get_cost_model(args.chip) if args.chip else cost_model_for(spec)
+        costs = cost_model_for(spec, args.chip)
     except ParameterError as err:
         if args.chip:
             raise

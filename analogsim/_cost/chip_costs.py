@@ -22,6 +22,18 @@ COMPONENTS = {
 }
 
 
+ENERGIES = (
+    "dac_energy",
+    "adc_step_energy",
+    "op_energy",
+    "mac_energy",
+    "sram_bit_energy",
+    "write_energy",
+    "pulse_energy",
+)
+TIMES = ("read_time", "readout_time", "write_time", "pulse_time")
+
+
 class CostModel(eqx.Module):
     """Energy, time and area of each event on one kind of chip, every number cited in the
     preset that sets it (`get_cost_model`). Energies in joules, times in seconds, areas in
@@ -93,15 +105,3 @@ class CostModel(eqx.Module):
         check_nonnegative("control_power", self.control_power, unit="W")
         check_nonnegative("tile_area", self.tile_area, unit="mm^2")
         check_range("array_fraction", self.array_fraction, 0.0, 1.0)
-
-
-ENERGIES = (
-    "dac_energy",
-    "adc_step_energy",
-    "op_energy",
-    "mac_energy",
-    "sram_bit_energy",
-    "write_energy",
-    "pulse_energy",
-)
-TIMES = ("read_time", "readout_time", "write_time", "pulse_time")

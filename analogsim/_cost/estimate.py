@@ -110,7 +110,7 @@ def cost(
         model, in_axes = equinox_network(model, params), None
     elif isinstance(model, EquinoxNetwork):
         in_axes = None
-    batch = np.asarray(batch, np.float32)
+    batch = np.asarray(batch)
     if batch.ndim == 0 or len(batch) == 0:
         raise ParameterError("cost needs a batch of at least one input")
     n = len(batch)
@@ -122,7 +122,7 @@ def cost(
     shapes = [w.state.devices.g.shape[1:] for w in weights]
     layers = [w.path for w in weights]
     per_layer = [
-        _layer_energy(spec, costs, shape, vectors / n, load / n)
+        layer_energy(spec, costs, shape, vectors / n, load / n)
         for shape, vectors, load in zip(shapes, metered.vectors, metered.array_load, strict=True)
     ]
     rest = counted.digital_ops * costs.op_energy + counted.digital_macs * costs.mac_energy
@@ -206,11 +206,11 @@ def tile_area(spec: HardwareSpec, costs: CostModel) -> Any:
     return costs.tile_area * (costs.array_fraction * cells + (1 - costs.array_fraction) * columns)
 
 
-def _layer_energy(
+def layer_energy(
     spec: HardwareSpec, costs: CostModel, shape: tuple[int, int], vectors: Any, load: Any
 ) -> dict[str, Any]:
-    """One analog weight's energy per inference by component, J, from its vectors and
-    crossbar load per inference."""
+    """One analog weight of `shape` (rows, cols): its energy by component, J, for `vectors`
+    input vectors that put `load` on its crossbars (uS, `array_load`)."""
     rows, cols = shape
     row_tiles, col_tiles = tile_counts(spec, rows, cols)
     adc_bits = spec.adc_bits if spec.adc_bits is not None else costs.reference_bits

@@ -95,16 +95,20 @@ def get_cost_model(name: str, **overrides: object) -> CostModel:
     return dataclasses.replace(COST_PRESETS[name], **overrides)
 
 
-def cost_model_for(spec: HardwareSpec) -> CostModel:
-    """The cost model of the chip `spec`'s device preset comes from.
+def cost_model_for(spec: HardwareSpec, chip: str | None = None, **overrides: object) -> CostModel:
+    """The cost preset `chip` when named, else the one of the chip `spec`'s device preset comes
+    from; with `overrides` (`get_cost_model`).
 
     Raises:
-        ParameterError: the preset has no cost model (naming it and the ones there are).
+        ParameterError: no `chip` and the device has no cost model (naming it and the presets
+            there are); an unknown `chip` or field.
     """
+    if chip is not None:
+        return get_cost_model(chip, **overrides)
     device = preset_name(spec)
     if device not in DEFAULT_FOR_DEVICE:
         raise ParameterError(
             f"hardware spec {device!r} has no cost model: name one "
             f"({', '.join(sorted(COST_PRESETS))}) to cost it on that chip's periphery"
         )
-    return COST_PRESETS[DEFAULT_FOR_DEVICE[device]]
+    return get_cost_model(DEFAULT_FOR_DEVICE[device], **overrides)

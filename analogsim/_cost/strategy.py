@@ -13,7 +13,7 @@ from .._chip.spec import HardwareSpec
 from .._core.dataset import label
 from .chip_costs import CostModel
 from .digital_reference import digital_costs
-from .estimate import mvm_time, read_time, tile_area
+from .estimate import layer_energy, mvm_time
 
 
 def read_cycle_energy(spec: HardwareSpec, costs: CostModel) -> float:
@@ -22,19 +22,11 @@ def read_cycle_energy(spec: HardwareSpec, costs: CostModel) -> float:
     driven at full scale (an upper estimate: real inputs and weights are mostly smaller)."""
     rows, cols = spec.tile_rows, spec.tile_cols
     g_lo, g_hi = conductance_span(spec)
-    g_mid = float(g_lo + g_hi) / 2 * 1e-6  # S
-    adc_bits = spec.adc_bits if spec.adc_bits is not None else costs.reference_bits
-    array = rows * cols * g_mid * float(spec.read_voltage) ** 2 * float(read_time(spec, costs))
-    converters = (
-        rows * float(costs.dac_energy)
-        + cols * float(costs.adc_step_energy) * 2.0**adc_bits * costs.phases
-    )
-    control = float(costs.control_power * tile_area(spec, costs) / costs.tile_area) * float(
-        mvm_time(spec, costs)
-    )
+    load = rows * cols * float(g_lo + g_hi) / 2  # one array's devices at full scale, uS
+    parts = layer_energy(spec, costs, (rows, cols), 1, load)
     # a product reads both arrays of its pairs in one go: half the tile's converters and
     # control are this array's
-    return array + (converters + control) / 2
+    return float(parts["array"] + (parts["dac"] + parts["adc"] + parts["control"]) / 2)
 
 
 def with_strategy_cost(ds: xr.Dataset, spec: HardwareSpec, costs: CostModel) -> xr.Dataset:
