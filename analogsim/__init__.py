@@ -42,8 +42,12 @@ from ._fleet.distributed import initialize_distributed as initialize_distributed
 from ._fleet.mesh import chip_mesh as chip_mesh
 from ._fleet.model_fleet import simulate_model as simulate_model
 from ._fleet.simulate import simulate as simulate
+from ._learn.algorithms import Algorithm as Algorithm
+from ._learn.algorithms import algorithm_presets as algorithm_presets
+from ._learn.algorithms import get_algorithm as get_algorithm
 from ._learn.device_update import DeviceUpdateState as DeviceUpdateState
 from ._learn.device_update import device_update as device_update
+from ._learn.device_update import tiki_taka_update as tiki_taka_update
 from ._learn.device_update import with_pulse_residue as with_pulse_residue
 from ._learn.distill import distill_loss as distill_loss
 from ._learn.distill import soft_targets as soft_targets

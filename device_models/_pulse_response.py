@@ -139,6 +139,33 @@ class AbstractPulseResponse(eqx.Module):
         one-way devices, their RESET level."""
         return identity.w_min
 
+    def symmetry_point(self, identity: PulseIdentity) -> Float[Array, "..."]:
+        """Each device's symmetry point (w units): where its mean up and down steps are equal,
+        so that alternating up/down pulses leave it there on average. The zero-shifting
+        calibration of Kim et al. (arXiv:1907.10228, 2019) drives a device to it by firing such
+        pulses; Tiki-Taka reads its fast array against a reference programmed there.
+
+        Found by bisection over the device's own bounds: in every family here the up step
+        falls and the down step rises with w. A family whose step does not depend on w has no
+        symmetry point; the reference point w = 0 stands in for it.
+        """
+        if not self.step_depends_on_w:
+            return jnp.zeros_like(identity.w_max)
+
+        def gap(w: Array) -> Array:
+            up, down = jnp.bool_(True), jnp.bool_(False)
+            return self.step(identity, w, up) - self.step(identity, w, down)
+
+        def halve(_: int, bounds: tuple[Array, Array]) -> tuple[Array, Array]:
+            lo, hi = bounds
+            mid = 0.5 * (lo + hi)
+            up_wins = gap(mid) > 0.0
+            return jnp.where(up_wins, mid, lo), jnp.where(up_wins, hi, mid)
+
+        # 40 halvings of a range of at most a few units: below float32's resolution
+        lo, hi = jax.lax.fori_loop(0, 40, halve, (identity.w_min, identity.w_max))
+        return 0.5 * (lo + hi)
+
     def nominal_step(self) -> Array:
         """The step (w units) a controller counts pulses with: dw_min, the step at the
         reference point; families whose step varies strongly over the range override it."""

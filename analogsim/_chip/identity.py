@@ -26,11 +26,15 @@ class LayerIdentity(eqx.Module):
             training), None otherwise: shape (rows, cols) for the G+ devices, or (2, rows,
             cols) for both devices of each pair when the response is unidirectional (PCM).
             Those devices' own range (`devices.g_min`, `devices.g_max`) is their pulse bounds.
+        fast: under a Tiki-Taka algorithm, the second array the gradient accumulates on
+            before it reaches this one (the "fast" array A), with its own devices and
+            converters, drawn from the chip's key; None otherwise.
     """
 
     devices: DeviceIdentity
     periphery: PeripheryIdentity
     pulses: PulseIdentity | None = None
+    fast: LayerIdentity | None = None
 
 
 class ChipIdentity(eqx.Module):
@@ -44,7 +48,13 @@ def tile_counts(spec: HardwareSpec, rows: int, cols: int) -> tuple[int, int]:
     return -(-rows // spec.tile_rows), -(-cols // spec.tile_cols)
 
 
-def make_chip(spec: HardwareSpec, shapes: Sequence[tuple[int, int]], *, key: Array) -> ChipIdentity:
+def make_chip(
+    spec: HardwareSpec,
+    shapes: Sequence[tuple[int, int]],
+    *,
+    key: Array,
+    fast_arrays: bool = False,
+) -> ChipIdentity:
     """Draw a chip's identity for layers of the given (rows, cols) shapes.
 
     Args:
@@ -52,42 +62,53 @@ def make_chip(spec: HardwareSpec, shapes: Sequence[tuple[int, int]], *, key: Arr
         shapes: the (fan_in, fan_out) of each analog layer, in order.
         key: the chip's key (`chip_key(root, index)`); layer l draws from
             `stream(key, "identity", l)`, so layer l's devices do not depend on other layers.
+        fast_arrays: also draw each layer's fast array (Tiki-Taka), from
+            `stream(key, "fast", l)`: the layers' own devices are the same either way.
     """
     layers = []
     for index, shape in enumerate(shapes):
         if len(shape) != 2 or min(shape) < 1:
             raise ParameterError(f"layer {index} shape must be (rows, cols) >= 1; got {shape}")
-        rows, cols = shape
-        k = stream(key, "identity", index)
-        row_tiles, col_tiles = tile_counts(spec, rows, cols)
-        devices = spec.device.draw_identity(
-            (2, rows, cols), key=stream(k, "identity", 0), variation=spec.variation
-        )
-        periphery = draw_periphery(
-            spec.periphery,
-            rows,
-            cols,
-            row_tiles,
-            col_tiles,
-            spec.adc_range,
-            key=stream(k, "identity", 1),
-            scale=spec.variation,
-        )
-        pulses = None
-        if spec.pulse_response is not None:
-            response = spec.pulse_response
-            # one-way devices pulse both devices of a pair, the others only G+
-            shape = (2, rows, cols) if response.unidirectional else (rows, cols)
-            pulses = response.draw_identity(
-                shape, key=stream(k, "identity", 2), variation=spec.variation
-            )
-            # a pulsed device's range is its own pulse bounds: writes and pulses stop there
-            lo, hi = response.to_g(pulses.w_min), response.to_g(pulses.w_max)
-            pulsed = slice(None) if response.unidirectional else 0
-            devices = eqx.tree_at(
-                lambda d: (d.g_min, d.g_max),
-                devices,
-                (devices.g_min.at[pulsed].set(lo), devices.g_max.at[pulsed].set(hi)),
-            )
-        layers.append(LayerIdentity(devices=devices, periphery=periphery, pulses=pulses))
+        layer = draw_layer(spec, shape, key=stream(key, "identity", index))
+        if fast_arrays:
+            fast = draw_layer(spec, shape, key=stream(key, "fast", index))
+            layer = eqx.tree_at(lambda x: x.fast, layer, fast, is_leaf=lambda x: x is None)
+        layers.append(layer)
     return ChipIdentity(layers=tuple(layers))
+
+
+def draw_layer(spec: HardwareSpec, shape: tuple[int, int], *, key: Array) -> LayerIdentity:
+    """One (rows, cols) array's devices, converters and pulse responses, drawn from `key`
+    (layer l of `make_chip` draws from `stream(chip key, "identity", l)`)."""
+    rows, cols = shape
+    row_tiles, col_tiles = tile_counts(spec, rows, cols)
+    devices = spec.device.draw_identity(
+        (2, rows, cols), key=stream(key, "identity", 0), variation=spec.variation
+    )
+    periphery = draw_periphery(
+        spec.periphery,
+        rows,
+        cols,
+        row_tiles,
+        col_tiles,
+        spec.adc_range,
+        key=stream(key, "identity", 1),
+        scale=spec.variation,
+    )
+    pulses = None
+    if spec.pulse_response is not None:
+        response = spec.pulse_response
+        # one-way devices pulse both devices of a pair, the others only G+
+        pulse_shape = (2, rows, cols) if response.unidirectional else (rows, cols)
+        pulses = response.draw_identity(
+            pulse_shape, key=stream(key, "identity", 2), variation=spec.variation
+        )
+        # a pulsed device's range is its own pulse bounds: writes and pulses stop there
+        lo, hi = response.to_g(pulses.w_min), response.to_g(pulses.w_max)
+        pulsed = slice(None) if response.unidirectional else 0
+        devices = eqx.tree_at(
+            lambda d: (d.g_min, d.g_max),
+            devices,
+            (devices.g_min.at[pulsed].set(lo), devices.g_max.at[pulsed].set(hi)),
+        )
+    return LayerIdentity(devices=devices, periphery=periphery, pulses=pulses)

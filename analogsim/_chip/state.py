@@ -3,9 +3,35 @@
 from __future__ import annotations
 
 import equinox as eqx
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from device_models import DeviceState
+
+
+class FastArray(eqx.Module):
+    """A Tiki-Taka fast array (A) beside a layer, and the digital numbers its algorithm keeps.
+
+    Attributes:
+        devices: state of the fast array's (A+, reference) pairs, fields (2, rows, cols).
+        buffer: the digital accumulator H between the fast and the slow array, in pulses of
+            the slow array, (rows, cols).
+        chopper: each input row's chopper sign (+1 or -1), (rows,).
+        running_mean: AGAD's running mean of each fast-array read, weight units, (rows, cols).
+        past_mean: AGAD's dynamic reference, the running mean when the row's chopper last
+            flipped, weight units, (rows, cols).
+        switched: 1 where the row's chopper flipped after its last read, (rows,).
+        pointer: the next row to read.
+        sweeps: full passes over the rows completed.
+    """
+
+    devices: DeviceState
+    buffer: Float[Array, "rows cols"]
+    chopper: Float[Array, " rows"]
+    running_mean: Float[Array, "rows cols"]
+    past_mean: Float[Array, "rows cols"]
+    switched: Float[Array, " rows"]
+    pointer: Int[Array, ""]
+    sweeps: Int[Array, ""]
 
 
 class LayerState(eqx.Module):
@@ -20,6 +46,8 @@ class LayerState(eqx.Module):
         pulse_residue: under mixed-precision updates, the desired weight change (weight
             units, (rows, cols)) not yet fired as pulses, a digital number kept beside the
             array; None otherwise.
+        fast: under a Tiki-Taka algorithm, the fast array the gradient accumulates on and
+            its algorithm's digital numbers (`FastArray`); None otherwise.
     """
 
     devices: DeviceState
@@ -27,6 +55,7 @@ class LayerState(eqx.Module):
     bias: Float[Array, " cols"]
     drift_reference: Float[Array, ""]
     pulse_residue: Float[Array, "rows cols"] | None = None
+    fast: FastArray | None = None
 
 
 class ChipState(eqx.Module):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .algorithm import add_algorithm_args, algorithm_from_args
 from .arguments import (
     CommandError,
     add_pulse_update_arg,
@@ -86,6 +87,7 @@ def add_parser(sub: Any) -> None:
     )
     add_wire_args(sw)
     add_pulse_update_arg(sw)
+    add_algorithm_args(sw)
     add_device_args(sw)
     add_config_arg(sw)
     sw.add_argument("--out", default="out", help="output folder (holds the resumable store)")
@@ -94,6 +96,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from .._core.provenance import save_figure, write_dataset
+    from .._learn.algorithms import check_algorithm
     from .._nn.networks import get_network
     from .._plot.sweep import plot_sweep
     from .._sweep.grid import make_grid
@@ -120,6 +123,9 @@ def run(args: argparse.Namespace) -> None:
     grid = parse_grid(args.param)
     spec = command_spec(args, device, **wire_settings(args), **pulse_update_settings(args))
     net = get_network(args.network)
+    algorithm = algorithm_from_args(args)
+    if args.experiment == "simulate" and algorithm.name != "sgd":
+        raise CommandError("--algorithm is for sweeps of train and transfer")
     # everything that needs no data or compilation is checked before any work
     if args.experiment == "simulate":
         make_grid(spec, grid, other=("t",))
@@ -127,18 +133,20 @@ def run(args: argparse.Namespace) -> None:
         from .._learn.in_situ import check_in_situ_spec
 
         make_grid(check_in_situ_spec(spec), grid, traced_settings=("learning_rate",))
+        check_algorithm(check_in_situ_spec(spec), algorithm)
     else:
         from .._learn.in_situ import check_in_situ_spec
         from .._sweep.transfer import SETTINGS
         from .._transfer.transfer import STRATEGIES, check_strategies
 
         make_grid(check_in_situ_spec(spec), grid, other=tuple(SETTINGS))
+        check_algorithm(check_in_situ_spec(spec), algorithm)
         check_strategies(args.strategies if args.strategies is not None else STRATEGIES)
 
     out = Path(args.out)
     store = out / "sweep.chunks"
     try:
-        ds = _run(args, spec, net, grid, chips, epochs, store)
+        ds = _run(args, spec, net, grid, chips, epochs, store, algorithm)
     except KeyboardInterrupt:
         print(
             f"analogsim: finished chunks are kept in {store}; rerun the same command to resume",
@@ -161,6 +169,7 @@ def _run(
     chips: int,
     epochs: int,
     store: Path,
+    algorithm: Any,
 ) -> Any:
     from .._learn.in_situ_fleet import TrainingError
     from .._nn.data import load_digits
@@ -209,12 +218,18 @@ def _run(
             from .._sweep.train import DEFAULT_CHUNK, sweep_train
 
             chunk = args.chunk_size or DEFAULT_CHUNK
-            return sweep_train(spec, net, data, grid, epochs=epochs, chunk_size=chunk, **common)
+            return sweep_train(
+                spec, net, data, grid, epochs=epochs, chunk_size=chunk, algorithm=algorithm,
+                **common,
+            )  # fmt: skip
         from .._sweep.transfer import sweep_transfer
         from .._transfer.transfer import STRATEGIES
 
         strategies = args.strategies if args.strategies is not None else STRATEGIES
-        return sweep_transfer(spec, net, data, grid, strategies=strategies, epochs=epochs, **common)
+        return sweep_transfer(
+            spec, net, data, grid, strategies=strategies, epochs=epochs, algorithm=algorithm,
+            **common,
+        )  # fmt: skip
     except TrainingError as err:
         raise CommandError(str(err)) from None
 

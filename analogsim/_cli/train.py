@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .algorithm import add_algorithm_args, algorithm_from_args
 from .arguments import (
     CommandError,
     add_pulse_update_arg,
@@ -41,6 +42,7 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--batch-size", type=positive_int, default=None)
     add_wire_args(tr)
     add_pulse_update_arg(tr)
+    add_algorithm_args(tr)
     add_device_args(tr)
     add_config_arg(tr)
     tr.add_argument("--out", default="out")
@@ -59,6 +61,9 @@ def run(args: argparse.Namespace) -> None:
         return run_model(args, spec)
     refuse_model_options_without_model(args)
     args.mode, args.epochs = args.mode or "in-situ", args.epochs or 10
+    algorithm = algorithm_from_args(args)
+    if args.mode != "in-situ" and algorithm.name != "sgd":
+        raise CommandError(f"--algorithm {algorithm.name} trains in situ: use --mode in-situ")
     net = get_network(args.network)
     try:
         ds, saved = train(
@@ -74,6 +79,7 @@ def run(args: argparse.Namespace) -> None:
             progress=not args.quiet,
             devices=args.devices,
             return_saved=True,
+            algorithm=algorithm,
         )
     except TrainingError as err:
         raise CommandError(str(err)) from None
@@ -96,6 +102,11 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
     from .models import model_info, model_schedule, untrained_model
 
     mode = args.mode or "hardware-aware"
+    if args.algorithm not in (None, "sgd"):
+        raise CommandError(
+            f"--algorithm {args.algorithm} trains the built-in networks (--network); a "
+            "--model is trained in situ by sgd"
+        )
     model, data, workload = untrained_model(args)
     schedule = model_schedule(args, workload)
     if mode == "in-situ":  # plain SGD fired as pulses: AdamW's numbers do not carry over
@@ -140,8 +151,9 @@ def report(args: argparse.Namespace, spec: Any, ds: Any, what: str, kept: str) -
     png = save_figure(plot_learning_curve(ds), out / "train.png")
     acc = ds["test_accuracy"].values * 100
     epochs = ds.sizes["epoch"]
+    how = f" by {ds.attrs['algorithm']}" if "algorithm" in ds.attrs else ""
     print(
-        f"{args.mode} training of {what} on {args.chips} {args.device} chips, "
+        f"{args.mode} training{how} of {what} on {args.chips} {args.device} chips, "
         f"{epochs} epochs, seed {args.seed}"
     )
     print(

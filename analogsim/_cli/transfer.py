@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .algorithm import add_algorithm_args, algorithm_from_args
 from .arguments import (
     CommandError,
     add_pulse_update_arg,
@@ -97,6 +98,7 @@ def add_parser(sub: Any) -> None:
     )
     add_wire_args(xf)
     add_pulse_update_arg(xf)
+    add_algorithm_args(xf)
     add_device_args(xf)
     xf.add_argument(
         "--chip",
@@ -125,7 +127,13 @@ def run(args: argparse.Namespace) -> None:
         raise CommandError(f"--chips must be >= 1; got {args.chips}")
     if args.variation is not None and min(args.variation) < 0:
         raise CommandError(f"--variation must be >= 0; got {min(args.variation):g}")
+    algorithm = algorithm_from_args(args)
     if args.model is not None:
+        if algorithm.name != "sgd":
+            raise CommandError(
+                f"--algorithm {algorithm.name} is for the built-in mlp; a --model's chips "
+                "learn in situ by sgd"
+            )
         return run_model(args, strategies)
     for flag, given in (("--weights", args.weights), ("--quick", args.quick)):
         if given:
@@ -170,6 +178,7 @@ def run(args: argparse.Namespace) -> None:
             progress=not args.quiet,
             devices=args.devices,
             source=source,
+            algorithm=algorithm,
         )
     except TrainingError as err:
         raise CommandError(str(err)) from None
@@ -182,7 +191,8 @@ def run(args: argparse.Namespace) -> None:
     png = save_figure(plot_transfer(ds), out / "transfer_loss.png")
     print(
         f"weight transfer on {args.device} ({data.name}, mlp {net.shapes[0][0]}-128-"
-        f"{data.classes}), {args.chips} target chips per variation, seed {args.seed}"
+        f"{data.classes}), {args.chips} target chips per variation, seed {args.seed}, "
+        f"in-situ learning by {algorithm.name}"
     )
     print(_transfer_table(ds))
     if "strategy_energy" in ds:

@@ -23,6 +23,8 @@ STREAMS: dict[str, int] = {
     "probe": 10,
     "transfer": 11,
     "settle": 12,
+    "fast": 13,
+    "chopper": 14,
 }
 
 

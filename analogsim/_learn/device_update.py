@@ -31,6 +31,8 @@ from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._chip.state import ChipState, LayerState
 from .._chip.update import pulsed_update, whole_step_update
+from .algorithms import SGD, Algorithm, check_algorithm
+from .tiki_taka import reads_per_step, tiki_taka_layer
 
 
 class DeviceUpdateState(NamedTuple):
@@ -50,10 +52,15 @@ def apply_to_devices(
     keys: Sequence[Array],
     max_pulses: int = 31,
     uniforms: Sequence[Array] | None = None,
+    algorithm: Algorithm = SGD,
+    batch: int = 1,
 ) -> tuple[ChipState, Int[Array, ""], Int[Array, ""]]:
     """Fire the pulses for desired weight changes `updates` ({"w": [(rows, cols)], "b": [(cols,)]}
     per layer, weight units) on `chip`; biases, kept digitally, take their change exactly.
     Layer l's pulses draw from `keys[l]`. Returns (state, pulses fired, pairs refreshed).
+
+    Under a Tiki-Taka `algorithm` the changes go to each layer's fast array instead
+    (`tiki_taka_layer`, reading rows for a step of `batch` examples).
 
     `spec.pulse_update` decides the counts: stochastic rounding, or (mixed precision) the
     change is added to the layer's `pulse_residue`, whole nominal steps of it are fired and
@@ -64,6 +71,15 @@ def apply_to_devices(
     layers, fired, refreshed = [], jnp.int32(0), jnp.int32(0)
     for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
         u = None if uniforms is None else uniforms[index]
+        if algorithm.tiki_taka:
+            reads = reads_per_step(algorithm, batch, sl.devices.g.shape[-2])
+            sl, f = tiki_taka_layer(
+                spec, algorithm, layer_id, sl, updates["w"][index], key=keys[index],
+                reads=reads, max_pulses=max_pulses, uniforms=u,
+            )  # fmt: skip
+            layers.append(eqx.tree_at(lambda s: s.bias, sl, sl.bias + updates["b"][index]))
+            fired = fired + f
+            continue
         sl, f, r = pulse_layer(
             spec,
             layer_id,
@@ -162,13 +178,7 @@ def device_update(
     def update(
         updates: Any, state: DeviceUpdateState, params: ChipState | None = None, **extra: Any
     ) -> tuple[ChipState, DeviceUpdateState]:
-        if not isinstance(params, ChipState) or "key" not in extra:
-            raise ParameterError(
-                "device_update's update needs the chip's state as params and a key=: "
-                "opt.update(grads, opt_state, chip_state, key=key)"
-            )
-        key = extra["key"]
-        keys = [fold_in(key, i) for i in range(len(chip.layers))]
+        keys = _layer_keys("device_update", chip, params, extra)
         new, fired, refreshed = apply_to_devices(
             spec, chip, params, updates, keys=keys, max_pulses=max_pulses
         )
@@ -176,3 +186,53 @@ def device_update(
         return changes, DeviceUpdateState(state.pulses + fired, state.refreshes + refreshed)
 
     return optax.GradientTransformationExtraArgs(init, update)
+
+
+def tiki_taka_update(
+    spec: HardwareSpec,
+    chip: ChipIdentity,
+    algorithm: Algorithm,
+    *,
+    batch: int,
+    max_pulses: int = 31,
+) -> optax.GradientTransformationExtraArgs:
+    """The last link of an optax chain that trains `chip` in situ by a Tiki-Taka algorithm
+    (ttv2, c-ttv2, agad), as `device_update` does by plain SGD: `chip` drawn with
+    `fast_arrays=True` and its state written by `init_in_situ(..., algorithm=algorithm)`.
+
+    `update(updates, state, params, *, key)` as for `device_update`; `batch` is the examples
+    per step (it sets the fast-array rows read, `reads_per_step`). The changes it returns
+    cover both arrays' conductances (uS), the algorithm's digital numbers and the biases.
+    `DeviceUpdateState.refreshes` stays 0 (the family runs on devices that move both ways).
+    """
+    check_algorithm(spec, algorithm)
+    if not algorithm.tiki_taka:
+        raise ParameterError("tiki_taka_update runs ttv2, c-ttv2 or agad; for sgd: device_update")
+
+    def init(params: Any) -> DeviceUpdateState:
+        del params
+        return DeviceUpdateState(pulses=jnp.int32(0), refreshes=jnp.int32(0))
+
+    def update(
+        updates: Any, state: DeviceUpdateState, params: ChipState | None = None, **extra: Any
+    ) -> tuple[ChipState, DeviceUpdateState]:
+        keys = _layer_keys("tiki_taka_update", chip, params, extra)
+        new, fired, _ = apply_to_devices(
+            spec, chip, params, updates, keys=keys, max_pulses=max_pulses,
+            algorithm=algorithm, batch=batch,
+        )  # fmt: skip
+        changes = jax.tree.map(jnp.subtract, new, params)
+        return changes, DeviceUpdateState(state.pulses + fired, state.refreshes)
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def _layer_keys(link: str, chip: ChipIdentity, params: Any, extra: dict) -> list[Array]:
+    """Layer l's pulse key `fold_in(key, l)` of an optax link's `update(..., params, key=)`,
+    once its arguments are checked."""
+    if not isinstance(params, ChipState) or "key" not in extra:
+        raise ParameterError(
+            f"{link}'s update needs the chip's state as params and a key=: "
+            "opt.update(grads, opt_state, chip_state, key=key)"
+        )
+    return [fold_in(extra["key"], i) for i in range(len(chip.layers))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
@@ -30,7 +31,9 @@ from .._chip.update import rounding_draws
 from .._core.keys import stream
 from .._nn.digital import cross_entropy
 from .._nn.networks import Network, apply, matmul_rows
+from .algorithms import SGD, Algorithm, check_algorithm
 from .device_update import apply_to_devices, with_pulse_residue
+from .tiki_taka import init_fast_array
 
 
 def init_in_situ(
@@ -39,15 +42,22 @@ def init_in_situ(
     params: Sequence[dict[str, Array]],
     *,
     key: Array,
+    algorithm: Algorithm = SGD,
 ) -> tuple[ChipIdentity, ChipState]:
     """Draw chip `key` and write the starting weights `params` onto it once (`in_situ_layer`:
     the digital scale of each layer is 4 max|w| of its starting weights, so they use the
-    middle half of the devices' range and training has room on both sides)."""
-    chip = make_chip(spec, net.shapes, key=stream(key, "identity"))
-    layers = [
-        in_situ_layer(spec, layer_id, p["w"], p["b"], key=stream(key, "program", index))
-        for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True))
-    ]
+    middle half of the devices' range and training has room on both sides). A Tiki-Taka
+    `algorithm` also draws and writes each layer's fast array (`init_fast_array`, from
+    `stream(key, "fast", l)`); the weights' own devices are the same either way."""
+    check_algorithm(spec, algorithm)
+    chip = make_chip(spec, net.shapes, key=stream(key, "identity"), fast_arrays=algorithm.tiki_taka)
+    layers = []
+    for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True)):
+        sl = in_situ_layer(spec, layer_id, p["w"], p["b"], key=stream(key, "program", index))
+        if algorithm.tiki_taka:
+            fast = init_fast_array(spec, algorithm, layer_id, key=stream(key, "fast", index))
+            sl = eqx.tree_at(lambda s: s.fast, sl, fast, is_leaf=lambda x: x is None)
+        layers.append(sl)
     return chip, with_pulse_residue(spec, ChipState(layers=tuple(layers)))
 
 
@@ -97,7 +107,8 @@ def chip_gradients(
         logits = apply(net, x, matmul)
         return loss(logits, y), jnp.stack(ok)
 
-    (value, outputs_ok), grads = jax.value_and_grad(loss_fn, has_aux=True)(state)
+    # allow_int: a Tiki-Taka state carries counters beside the conductances
+    (value, outputs_ok), grads = jax.value_and_grad(loss_fn, has_aux=True, allow_int=True)(state)
     grad_tree = {
         "w": [
             gl.devices.g[0] * span / sl.scale
@@ -159,6 +170,7 @@ def in_situ_step(
     loss: Callable[[Array, Array], Array] = cross_entropy,
     output_noise: Sequence[Array] | None = None,
     rounding: Sequence[Array] | None = None,
+    algorithm: Algorithm = SGD,
 ) -> tuple[ChipState, optax.OptState, Array, Array, Array]:
     """One training step on the chip, minimizing `loss(logits, y)` (integer labels by default;
     soft targets with a distillation loss).
@@ -173,7 +185,8 @@ def in_situ_step(
     (layer l's from `update_key(key, l)`); biases, kept digitally beside the array, take
     the optax update directly. `device_update` is the same last step as an optax link.
     `output_noise`: as for `chip_gradients`; `rounding`: the pulse counts' rounding draws,
-    drawn ahead (`step_rounding_draws`).
+    drawn ahead (`step_rounding_draws`). A Tiki-Taka `algorithm` fires the desired change
+    at each layer's fast array and moves the weights from there (`tiki_taka_layer`).
     """
     grad_tree, value, outputs_ok = chip_gradients(
         spec, net, chip, state, x, y, key=key, loss=loss, output_noise=output_noise
@@ -189,8 +202,9 @@ def in_situ_step(
     updates, opt_state = opt.update(grad_tree, opt_state)
     keys = [update_key(key, i) for i in range(len(chip.layers))]
     state, fired, _ = apply_to_devices(
-        spec, chip, state, updates, keys=keys, max_pulses=max_pulses, uniforms=rounding
-    )
+        spec, chip, state, updates, keys=keys, max_pulses=max_pulses, uniforms=rounding,
+        algorithm=algorithm, batch=x.shape[0],
+    )  # fmt: skip
     layer_ok = jnp.stack(
         [
             outputs_ok[i]

@@ -28,6 +28,7 @@ from .._fleet.members import ALIKE, Members
 from .._fleet.mesh import to_host
 from .._nn.digital import accuracy, cross_entropy
 from .._nn.networks import Network
+from .algorithms import SGD, Algorithm
 from .device_update import with_pulse_residue
 from .in_situ import (
     check_in_situ_spec,
@@ -37,6 +38,7 @@ from .in_situ import (
     step_output_noise,
     step_rounding_draws,
 )
+from .tiki_taka import with_fast_arrays
 
 
 class TrainingError(RuntimeError):
@@ -51,6 +53,7 @@ def init_fleet(
     keys: Array,
     variation: Array | None = None,
     members: Members = ALIKE,
+    algorithm: Algorithm = SGD,
 ) -> tuple[ChipIdentity, ChipState]:
     """Draw the chips `keys` (chip keys, shape (chips,)) and write `params` onto each
     (`init_in_situ`); returns identities and states with a leading chip axis.
@@ -58,13 +61,29 @@ def init_fleet(
     `variation` (chips,), when given, is each chip's own variation multiplier in place of
     `spec.variation`; more generally each chip may have its own values of some sweepable
     parameters (`members`). Both are traced: a sweep over them compiles once. The chips are
-    split over `members.mesh`.
+    split over `members.mesh`. A Tiki-Taka `algorithm` also writes each chip's fast arrays.
     """
     if variation is not None:
         members = Members.varied(variation, members.mesh)
     values = members.values_for(keys.shape[0])
-    one = lambda k, v: init_in_situ(members.spec(spec, v), net, params, key=k)
+    one = lambda k, v: init_in_situ(members.spec(spec, v), net, params, key=k, algorithm=algorithm)
     return members.vmap(one)(keys, values)
+
+
+@eqx.filter_jit
+def fleet_with_fast_arrays(
+    spec: HardwareSpec,
+    algorithm: Algorithm,
+    chip: ChipIdentity,
+    state: ChipState,
+    keys: Array,
+    members: Members = ALIKE,
+) -> tuple[ChipIdentity, ChipState]:
+    """Each chip of a fleet (leading chip axis; keys (chips,)) with the fast arrays of a
+    Tiki-Taka `algorithm` (`with_fast_arrays`): for teaching chips whose weights were
+    written some other way (a copy)."""
+    one = lambda c, s, k, v: with_fast_arrays(members.spec(spec, v), algorithm, c, s, key=k)
+    return members.vmap(one)(chip, state, keys, members.values_for(keys.shape[0]))
 
 
 @eqx.filter_jit
@@ -84,8 +103,10 @@ def in_situ_epoch(
     max_pulses: int = 31,
     loss: Callable[[Array, Array], Array] = cross_entropy,
     members: Members = ALIKE,
+    algorithm: Algorithm = SGD,
 ) -> tuple[ChipState, Array, Array, Array]:
-    """One epoch of in-situ SGD on every chip of a fleet, all in the same data order.
+    """One epoch of in-situ SGD on every chip of a fleet, all in the same data order; under
+    a Tiki-Taka `algorithm` SGD's change goes through each layer's fast array.
 
     Args:
         chip, state: the fleet's identities and states (leading chip axis).
@@ -136,6 +157,7 @@ def in_situ_epoch(
                 loss=loss,
                 output_noise=noise,
                 rounding=rounding,
+                algorithm=algorithm,
             )
             finite = jnp.concatenate([layer_ok, jnp.isfinite(value)[None]])
             return state, (value, fired, finite)
@@ -253,6 +275,7 @@ def train_fleet(
     on_epoch: Callable[[], None] | None = None,
     members: Members = ALIKE,
     member: Callable[[int], str] = lambda c: f"chip {c}",
+    algorithm: Algorithm = SGD,
 ) -> tuple[ChipState, np.ndarray, np.ndarray, list[float]]:
     """`epochs` in-situ epochs of a fleet (`in_situ_epoch`), checked for non-finite numbers.
 
@@ -261,7 +284,7 @@ def train_fleet(
     `stream(keys[c], "update", s)`. `on_epoch` is called after each epoch (a progress bar).
     `learning_rate` is one number or one per chip; `members` gives each chip its own
     parameter values and the mesh the chips are split over; `member(c)` names member c in an
-    error.
+    error; `algorithm` the learning rule (the state must have been written for it).
 
     Returns:
         (state, mean loss (chips, epochs), pulses fired (chips,), seconds per epoch).
@@ -290,6 +313,7 @@ def train_fleet(
             max_pulses=max_pulses,
             loss=loss,
             members=members,
+            algorithm=algorithm,
         )
         finite, value, fired = to_host((finite, value, fired))
         raise_if_not_finite(finite, e, what, member)
@@ -317,6 +341,7 @@ def learn_fleet(
     on_epoch: Callable[[], None] | None = None,
     members: Members = ALIKE,
     member: Callable[[int], str] = lambda c: f"chip {c}",
+    algorithm: Algorithm = SGD,
 ) -> dict[str, object]:
     """Write `params` onto the chips `keys` (`init_fleet`), train them in situ (`train_fleet`,
     labels `train` = (x, y)) and read their accuracy on `test` 1 s later; `members` as for
@@ -327,7 +352,7 @@ def learn_fleet(
         `epoch_seconds` (epochs,), and `state`, `chip` with a leading chip axis.
     """
     spec = check_in_situ_spec(spec)
-    chip, state = init_fleet(spec, net, params, keys, members=members)
+    chip, state = init_fleet(spec, net, params, keys, members=members, algorithm=algorithm)
     state, losses, pulses, seconds = train_fleet(
         spec,
         net,
@@ -343,6 +368,7 @@ def learn_fleet(
         on_epoch=on_epoch,
         members=members,
         member=member,
+        algorithm=algorithm,
     )
     t = jnp.float32(1.0)
     acc = fleet_state_accuracy(spec, net, chip, state, *test, keys, t, members)

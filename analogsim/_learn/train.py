@@ -22,10 +22,12 @@ from .._fleet.mesh import chip_mesh
 from .._nn.data import Dataset
 from .._nn.digital import accuracy, digital_loss, fit
 from .._nn.networks import Network, apply_digital, init_params
+from .algorithms import SGD, Algorithm, algorithm_attrs, check_algorithm
 from .hardware_aware import train_hardware_aware
 from .in_situ import check_in_situ_spec
 from .in_situ_fleet import learn_fleet
 from .saved_state import SavedChip, SavedNetwork
+from .tiki_taka import without_fast_arrays
 
 Mode = Literal["in-situ", "hardware-aware", "digital"]
 MODES = ("in-situ", "hardware-aware", "digital")
@@ -44,8 +46,10 @@ def train_in_situ(
     max_pulses: int = 31,
     progress: bool = False,
     devices: int | None = None,
+    algorithm: Algorithm = SGD,
 ) -> dict[str, np.ndarray]:
-    """Train `chips` chips in situ in one vmapped run, all from the same start and data order.
+    """Train `chips` chips in situ in one vmapped run, all from the same start and data order,
+    by `algorithm` (plain pulsed SGD by default; `get_algorithm`).
 
     Chip i is `chip_key(root_key(seed), i)`; the starting weights come from
     `stream(root, "train", 0)` and epoch e's shuffle from `stream(root, "train", 1, e)`.
@@ -64,12 +68,14 @@ def train_in_situ(
     check_int_range("batch_size", batch_size, 1, 1 << 20)
     check_range("learning_rate", learning_rate, 0.0, low_open=True)
     spec = check_in_situ_spec(spec)
+    check_algorithm(spec, algorithm)
     data = data.for_network(net)
     root = root_key(seed)
     params0 = init_params(net, key=stream(root, "train", 0))
     mesh = chip_mesh(devices)
     keys = jax.vmap(lambda i: chip_key(root, i))(jnp.arange(chips, dtype=jnp.uint32))
-    with progress_bar(total=epochs, desc="in-situ training", unit="epoch", enabled=progress) as bar:
+    desc = f"in-situ training ({algorithm.name})"
+    with progress_bar(total=epochs, desc=desc, unit="epoch", enabled=progress) as bar:
         return learn_fleet(
             spec,
             net,
@@ -84,6 +90,7 @@ def train_in_situ(
             max_pulses=max_pulses,
             on_epoch=lambda: bar.update(1),
             members=Members(mesh=mesh),
+            algorithm=algorithm,
         )
 
 
@@ -101,10 +108,13 @@ def train(
     progress: bool = False,
     devices: int | None = None,
     return_saved: bool = False,
+    algorithm: Algorithm = SGD,
 ) -> xr.Dataset | tuple[xr.Dataset, list[SavedChip] | SavedNetwork]:
     """Train by `mode` and measure test accuracy on `chips` chips.
 
-    - in-situ: each chip learns on itself (`train_in_situ`), SGD, batch 16, lr 0.2;
+    - in-situ: each chip learns on itself (`train_in_situ`), SGD, batch 16, lr 0.2, its
+      change fired by `algorithm` (straight at the weights, or through a Tiki-Taka fast
+      array);
     - hardware-aware: one set of float weights trained through a fresh chip per batch (Adam,
       batch 64, lr 3e-3), then programmed onto each chip (the preset's published procedure)
       and read at t = 1 s;
@@ -139,6 +149,7 @@ def train(
             learning_rate=learning_rate or 0.2,
             progress=progress,
             devices=devices,
+            algorithm=algorithm,
         )
         acc, loss = out["test_accuracy"], out["loss"]
         extra["pulses"] = (("chip",), out["pulses"])
@@ -149,9 +160,14 @@ def train(
                     in_situ_spec,
                     net,
                     chip_key(root, i),
-                    take(out["chip"], i),
-                    take(out["state"], i),
-                    {"made_by": "train in-situ", "seed": seed, "chip": i, "epochs": epochs},
+                    *without_fast_arrays(take(out["chip"], i), take(out["state"], i)),
+                    {
+                        "made_by": "train in-situ",
+                        "seed": seed,
+                        "chip": i,
+                        "epochs": epochs,
+                        **algorithm_attrs(algorithm),
+                    },
                 )
                 for i in range(chips)
             ]
@@ -194,6 +210,8 @@ def train(
     ds = training_dataset(
         spec, acc, loss, extra, dataset=data.name, network=net.name, mode=mode, seed=seed
     )
+    if mode == "in-situ":
+        ds.attrs.update(algorithm_attrs(algorithm))
     return (ds, saved) if return_saved else ds
 
 

@@ -27,6 +27,7 @@ from .._core.dataset import experiment_dataset
 from .._core.keys import chip_key, root_key, stream
 from .._fleet.members import Members
 from .._fleet.mesh import chip_mesh, to_host
+from .._learn.algorithms import SGD, Algorithm, algorithm_attrs, check_algorithm
 from .._learn.in_situ import check_in_situ_spec
 from .._learn.in_situ_fleet import learn_fleet
 from .._nn.data import Dataset
@@ -55,6 +56,7 @@ def sweep_train(
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
     devices: int | None = None,
+    algorithm: Algorithm = SGD,
 ) -> xr.Dataset:
     """Train `chips` chips in situ at every point of `grid` and measure them.
 
@@ -64,7 +66,8 @@ def sweep_train(
         grid: parameter name -> values; any name of `sweepable(spec)`, a shape-deciding
             setting of `STATIC`, or `learning_rate` (traced, like the spec's numbers).
         chips: chips per grid point; chip i is the same chip at every point.
-        epochs, batch_size, learning_rate, max_pulses: as for `train_in_situ` (plain SGD).
+        epochs, batch_size, learning_rate, max_pulses, algorithm: as for `train_in_situ`
+            (plain pulsed SGD by default).
         chunk_size: (grid point, chip) pairs trained together in one vmapped run.
         store: folder for finished chunks and their manifest (resumable); None keeps all in
             memory.
@@ -85,6 +88,7 @@ def sweep_train(
         TrainingError: a pair went non-finite (the message names its grid point and chip).
     """
     spec = check_in_situ_spec(spec)
+    check_algorithm(spec, algorithm)
     check_int_range("chips", chips, 1, 10**6)
     check_int_range("epochs", epochs, 1, 10**6)
     check_int_range("batch_size", batch_size, 1, 1 << 20)
@@ -108,6 +112,7 @@ def sweep_train(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "max_pulses": max_pulses,
+        **algorithm_attrs(algorithm),
     }
     manifest = {
         **sweep_manifest(spec, "train", g, chips, seed, chunk_size, network=net),
@@ -141,6 +146,7 @@ def sweep_train(
             on_epoch=tick,
             members=Members(names, vals, mesh),
             member=member,
+            algorithm=algorithm,
         )
         return {k: out[k] for k in ("test_accuracy", "loss", "pulses")}
 

@@ -25,6 +25,7 @@ from .._chip.spec import HardwareSpec
 from .._chip.sweepable import with_values
 from .._core.dataset import experiment_dataset
 from .._fleet.mesh import chip_mesh
+from .._learn.algorithms import SGD, algorithm_attrs, check_algorithm
 from .._learn.in_situ import check_in_situ_spec
 from .._learn.in_situ_fleet import TrainingError
 from .._nn.data import Dataset
@@ -110,7 +111,7 @@ def sweep_transfer(
     strategies = check_strategies(strategies)
     check_int_range("chips", chips, 1, 1 << 16)
     chip_mesh(devices)  # a bad device count is refused before the store exists
-    unknown = sorted(set(settings) - set(SETTINGS))
+    unknown = sorted(set(settings) - set(SETTINGS) - {"algorithm"})
     if unknown:
         raise ParameterError(
             f"unknown transfer setting {unknown[0]!r}; known: {', '.join(SETTINGS)}"
@@ -127,6 +128,8 @@ def sweep_transfer(
     variation = g.values.get("variation", [float(spec.variation)])
     looped = [n for n in g.values if n != "variation"]
     points = list(itertools.product(*(g.values[n] for n in looped)))
+    algorithm = settings.pop("algorithm", SGD)
+    check_algorithm(spec, algorithm)
     fixed = {**_transfer_defaults(), **settings}
     if fixed["distill_examples"] is None:  # transfer's default: the whole training set
         fixed["distill_examples"] = int(data.x_train.shape[0])
@@ -134,6 +137,7 @@ def sweep_transfer(
         **sweep_manifest(spec, "transfer", g, chips, seed, 1, network=net),
         "strategies": list(strategies),
         "settings": fixed,
+        **algorithm_attrs(algorithm),
         "data_sha256": digest([data.x_train, data.y_train, data.x_test, data.y_test]),
     }
     layout = Layout(
@@ -149,7 +153,7 @@ def sweep_transfer(
         values = dict(zip(looped, point, strict=True))
         spec_settings = {n: v for n, v in values.items() if n not in SETTINGS}
         own = {n: int(v) if SETTINGS[n] else float(v) for n, v in values.items() if n in SETTINGS}
-        settings_at = TransferSettings(**{**fixed, **own})
+        settings_at = TransferSettings(**{**fixed, **own}, algorithm=algorithm)
         steps = transfer_steps(variation, strategies, settings_at)
         runs.append((values, with_values(spec, spec_settings), settings_at, steps))
 

@@ -22,8 +22,15 @@ from .._core.keys import chip_key, root_key, stream
 from .._fleet.fleet import take
 from .._fleet.members import Members
 from .._fleet.mesh import to_host
-from .._learn.in_situ_fleet import fleet_state_accuracy, init_fleet, train_fleet
+from .._learn.algorithms import algorithm_attrs
+from .._learn.in_situ_fleet import (
+    fleet_state_accuracy,
+    fleet_with_fast_arrays,
+    init_fleet,
+    train_fleet,
+)
 from .._learn.saved_state import SavedChip
+from .._learn.tiki_taka import without_fast_arrays
 from .._nn.data import Dataset
 from .._nn.networks import Network, init_params
 from .fleet import draw_fleet, fleet_write_weights, measure_source
@@ -130,7 +137,7 @@ class Run:
         v = jnp.asarray(self.variation, jnp.float32)
         keys_a = jax.vmap(lambda _: self.key_a)(jnp.arange(len(self.variation)))
         self.chip_a, self.state_a = init_fleet(
-            self.spec, self.net, self.params0, keys_a, v, self.members
+            self.spec, self.net, self.params0, keys_a, v, self.members, s.algorithm
         )
         x, y = jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train)
         self.state_a, *_ = train_fleet(
@@ -148,7 +155,10 @@ class Run:
             what="source training",
             on_epoch=lambda: self.bar.update(1),
             members=self.members,
+            algorithm=s.algorithm,
         )
+        # what A learned is in its weights' arrays: every strategy reads and copies those
+        self.chip_a, self.state_a = without_fast_arrays(self.chip_a, self.state_a)
         self.source = to_host(self.accuracy(self.chip_a, self.state_a, keys_a))
 
     def load_source(self, saved: SavedChip) -> None:
@@ -215,12 +225,19 @@ class Run:
         loss: Any,
         batch_size: int,
     ) -> ChipState:
-        """In-situ epochs on the targets (update keys `stream(key_b, "transfer", index)`)."""
+        """In-situ epochs on the targets (update keys `stream(key_b, "transfer", index)`), by
+        the run's algorithm: a Tiki-Taka one teaches through each target's own fast arrays,
+        written for it first (`fleet_with_fast_arrays`) and set aside after."""
         keys = jax.vmap(lambda k: stream(k, "transfer", index))(self.keys_b)
+        algorithm, chips = self.settings.algorithm, at.chips_b
+        if algorithm.tiki_taka:
+            chips, state = fleet_with_fast_arrays(
+                self.spec, algorithm, chips, state, self.keys_b, self.members
+            )
         state, _, pulses, _ = train_fleet(
             self.spec,
             self.net,
-            at.chips_b,
+            chips,
             state,
             x,
             targets,
@@ -233,7 +250,9 @@ class Run:
             what=name,
             on_epoch=lambda: self.bar.update(1),
             members=self.members,
+            algorithm=algorithm,
         )
+        _, state = without_fast_arrays(chips, state)
         batch_size = min(batch_size, x.shape[0])
         examples = epochs * (x.shape[0] // batch_size) * batch_size
         self.cost(at, name, update_pulses=pulses, examples=examples)
@@ -264,7 +283,12 @@ class Run:
             dataset=self.data.name,
             seed=self.seed,
             chips=self.chips,
-            **dataclasses.asdict(self.settings),
+            **{
+                f.name: getattr(self.settings, f.name)
+                for f in dataclasses.fields(self.settings)
+                if f.name != "algorithm"
+            },
+            **algorithm_attrs(self.settings.algorithm),
         )
 
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from device_models._checks import ParameterError, check_int_range, check_range
 
+from .._learn.algorithms import SGD, Algorithm
+
 
 @dataclasses.dataclass(frozen=True)
 class TransferSettings:
@@ -25,6 +27,8 @@ class TransferSettings:
         hardware_aware_epochs: Adam epochs of hardware-aware training (a fresh chip per batch).
         reads, probes: source reads averaged per conductance; probe batches per weight
             measurement.
+        algorithm: how the source and the targets taught in situ (`distill`, `finetune`)
+            learn: plain pulsed SGD or a Tiki-Taka algorithm (`get_algorithm`).
     """
 
     epochs: int = 10
@@ -40,6 +44,7 @@ class TransferSettings:
     hardware_aware_epochs: int = 20
     reads: int = 4
     probes: int = 8
+    algorithm: Algorithm = SGD
 
     def check(self) -> None:
         """Raise `ParameterError` naming the first setting out of its range (the example

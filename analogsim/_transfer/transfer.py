@@ -24,6 +24,7 @@ from .._chip.presets import hardware_table
 from .._chip.spec import HardwareSpec, traced
 from .._core.progress import progress_bar
 from .._fleet.mesh import chip_mesh
+from .._learn.algorithms import check_algorithm
 from .._learn.in_situ import check_in_situ_spec
 from .._learn.saved_state import SavedChip
 from .._nn.data import Dataset
@@ -116,6 +117,7 @@ def transfer(
     settings = (TransferSettings() if settings is None else settings).replace(**changes)
     settings.check()
     spec = check_in_situ_spec(spec)
+    check_algorithm(spec, settings.algorithm)
     if source is not None:
         check_source(source, spec, net)
     spec = traced(spec)
