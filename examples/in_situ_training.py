@@ -1,8 +1,8 @@
 """Learning on the chip: train the digits MLP in situ on one chip and on a small fleet,
-compare with hardware-aware training, and write your own training loop with optax on a PCM
-chip whose devices only move one way.
+compare with hardware-aware training, write your own training loop with optax on a PCM
+chip whose devices only move one way, and train RRAM chips by the Tiki-Taka family.
 
-    python examples/in_situ_training.py                      # about 1.5 minutes on a 2-core CPU
+    python examples/in_situ_training.py                      # about 3 minutes on a 2-core CPU
     python examples/in_situ_training.py --epochs 1 --chips 2  # smaller, 1-1.5 minutes
 
 Most of the time is compiling (each of the four parts has its own programs), so the smaller
@@ -85,3 +85,28 @@ print(
     f"one PCM chip, own optax loop: accuracy {A.accuracy(logits, data.y_test):.3f}, "
     f"{int(done.pulses):,} pulses, {int(done.refreshes):,} pair refreshes"
 )
+
+# 5. The Tiki-Taka family (Gokmen & Haensch 2020; Rasch et al. 2024): the gradient goes to a
+#    fast array first, whose rows are read through the chip into a digital buffer that fires
+#    whole pulses at the weights. RRAM's steps are asymmetric and noisy; see
+#    docs/learning-algorithms.md for when this beats plain SGD and when it does not.
+rram = A.spec_for("reram_es")
+for name in ("sgd", "ttv2", "c-ttv2", "agad"):
+    out = A.train_in_situ(
+        rram, net, data, chips=args.chips, epochs=args.epochs, algorithm=A.get_algorithm(name)
+    )
+    print(
+        f"reram_es by {name}: accuracy {np.round(out['test_accuracy'], 3)}, "
+        f"{int(out['pulses'].mean()):,} pulses per chip"
+    )
+
+# The same algorithms as the last link of your own optax chain, beside `device_update`:
+agad = A.get_algorithm("agad")
+chip, state = A.init_in_situ(
+    rram, net, A.init_params(net, key=root), key=A.chip_key(root, 0), algorithm=agad
+)
+opt = optax.chain(optax.sgd(0.2), A.tiki_taka_update(rram, chip, agad, batch=16))
+grads, _, _ = A.chip_gradients(rram, net, chip, state, x[:16], y[:16], key=root)
+changes, _ = opt.update(grads, opt.init(A.internal.opt_init_tree(state)), state, key=root)
+state = optax.apply_updates(state, changes)
+print(f"one AGAD step by your own loop: buffer rows read up to {int(state.layers[0].fast.pointer)}")

@@ -87,7 +87,8 @@ def test_sweep_variation_into_a_nested_out_folder(tmp_path):
 @pytest.mark.slow  # ~40 s here: compiling in situ, fleet, hardware-aware and optax runs
 def test_in_situ_training(tmp_path):
     stdout = run_example("in_situ_training.py", "--epochs", "1", "--chips", "2", cwd=tmp_path)
-    for line in ("one chip, in situ", "2 chips, in situ", "hardware-aware", "own optax loop"):
+    lines = ("one chip, in situ", "2 chips, in situ", "hardware-aware", "own optax loop")
+    for line in (*lines, "reram_es by agad", "one AGAD step by your own loop"):
         assert line in stdout, stdout
     assert only(tmp_path) == []  # it writes nothing
 

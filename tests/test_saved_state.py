@@ -136,12 +136,18 @@ def test_wrong_kind_and_missing_files_are_refused(saved_chip, tmp_path):
         load_chip(tmp_path / "missing.npz")
 
 
-def test_train_saves_chips_that_read_back_their_own_accuracy(tmp_path):
+def test_train_saves_chips_that_read_back_their_own_accuracy(tmp_path, capsys):
+    # learned through a Tiki-Taka fast array: the chip saved is its weights' array, alone
     train = ["train", "--device", "reram_es", "--chips", "2", "--epochs", "1", "--quiet"]
+    train += ["--algorithm", "c-ttv2", "--chop-prob", "0.2"]
     assert main([*train, "--out", str(tmp_path)]) == 0
+    assert "in-situ training by c-ttv2" in capsys.readouterr().out
     trained = xr.load_dataset(tmp_path / "train.nc")
+    assert trained.attrs["algorithm"] == "c-ttv2"
+    assert trained.attrs["algorithm_chop_prob"] == pytest.approx(0.2)
     saved = load_chip(tmp_path / "chips" / "chip-1.npz")
     assert saved.info["chip"] == 1 and saved.info["made_by"] == "train in-situ"
+    assert saved.info["algorithm"] == "c-ttv2"
     data = A.load_digits()
     keys = saved.key[None]
     acc = fleet_state_accuracy(
