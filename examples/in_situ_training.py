@@ -2,7 +2,7 @@
 compare with hardware-aware training, write your own training loop with optax on a PCM
 chip whose devices only move one way, and train RRAM chips by the Tiki-Taka family.
 
-    python examples/in_situ_training.py                      # about 3 minutes on a 2-core CPU
+    python examples/in_situ_training.py                      # about 2.5 minutes on a 2-core CPU
     python examples/in_situ_training.py --epochs 1 --chips 2  # smaller, 1-1.5 minutes
 
 Most of the time is compiling (each of the four parts has its own programs), so the smaller

@@ -84,7 +84,7 @@ def test_sweep_variation_into_a_nested_out_folder(tmp_path):
     figure(out / "sweep.png")
 
 
-@pytest.mark.slow  # ~40 s here: compiling in situ, fleet, hardware-aware and optax runs
+@pytest.mark.slow  # ~85 s here: compiling in situ, fleet, hardware-aware, optax and Tiki-Taka runs
 def test_in_situ_training(tmp_path):
     stdout = run_example("in_situ_training.py", "--epochs", "1", "--chips", "2", cwd=tmp_path)
     lines = ("one chip, in situ", "2 chips, in situ", "hardware-aware", "own optax loop")
