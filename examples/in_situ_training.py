@@ -5,7 +5,7 @@ chip whose devices only move one way, and train RRAM chips by the Tiki-Taka fami
     python examples/in_situ_training.py                      # about 2.5 minutes on a 2-core CPU
     python examples/in_situ_training.py --epochs 1 --chips 2  # smaller, 1-1.5 minutes
 
-Most of the time is compiling (each of the four parts has its own programs), so the smaller
+Most of the time is compiling (each of the five parts has its own programs), so the smaller
 run saves little.
 """
 

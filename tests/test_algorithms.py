@@ -158,7 +158,7 @@ def test_reference_offset_hurts_ttv2_and_not_agad():
         target_weight_error(spec, get_algorithm("ttv2", reference_offset=s), **fit).mean()
         for s in (0.0, 0.8)
     ]
-    agad = target_weight_error(spec, get_algorithm("agad", reference_offset=0.8), **fit).mean()
+    agad = target_weight_error(spec, get_algorithm("agad"), **fit).mean()  # no reference
     assert ttv2[1] > 1.5 * ttv2[0]
     assert agad < ttv2[1]
 
@@ -172,6 +172,9 @@ def test_reference_offset_hurts_ttv2_and_not_agad():
         (lambda: get_algorithm("agad", chop_prob=0.0), "chop_prob"),
         (lambda: get_algorithm("ttv2", fast_lr=-1.0), "fast_lr"),
         (lambda: get_algorithm("ttv2", transfer_every=0), "transfer_every"),
+        (lambda: get_algorithm("ttv2", chop_prob=0.1), "has no use for chop_prob; .* c-ttv2, agad"),
+        (lambda: get_algorithm("agad", reference_offset=0.2), "has no use for reference_offset"),
+        (lambda: get_algorithm("sgd", fast_lr=2.0), "'sgd' has no use for fast_lr"),
         (
             lambda: check_algorithm(spec_for("pcm_pulsed"), get_algorithm("ttv2")),
             "applies to ecram, gokmen_vlasov, idealized, reram_es",

@@ -106,11 +106,18 @@ SGD = Algorithm()
 
 
 def get_algorithm(name: str, **settings: object) -> Algorithm:
-    """The algorithm `name` with its default settings (the chopper's from aihwkit's ReRamES
-    presets), `settings` overriding them; an unknown name lists the known ones."""
+    """The algorithm `name` with its default settings (`_CHOP_PROB` says where the chopper's
+    come from), `settings` overriding them (None: the default). An unknown name lists the
+    known ones; a setting the algorithm has no use for is refused, not ignored."""
     if name not in ALGORITHMS:
         raise ParameterError(_unknown(name))
     settings = {k: v for k, v in settings.items() if v is not None}
+    unused = sorted(set(settings) & _UNUSED[name])
+    if unused:
+        users = [a for a in TIKI_TAKA if unused[0] not in _UNUSED[a]]
+        raise ParameterError(
+            f"algorithm {name!r} has no use for {unused[0]}; it is a setting of {', '.join(users)}"
+        )
     settings.setdefault("chop_prob", _CHOP_PROB[name])
     algorithm = Algorithm(name=name, **settings)
     # numbers held as arrays, so that a compiled step takes them as traced values
@@ -121,6 +128,17 @@ def get_algorithm(name: str, **settings: object) -> Algorithm:
 
 
 _STATIC = ("name", "transfer_every", "max_transfer_pulses")
+_TIKI_TAKA_SETTINGS = {
+    "fast_lr", "transfer_lr", "chop_prob", "tail", "reference_offset", "transfer_every",
+    "max_transfer_pulses",
+}  # fmt: skip
+# what each algorithm does not read: ttv2 has no choppers, agad no reference device
+_UNUSED = {
+    "sgd": _TIKI_TAKA_SETTINGS,
+    "ttv2": {"chop_prob", "tail"},
+    "c-ttv2": {"tail"},
+    "agad": {"reference_offset"},
+}
 
 
 def algorithm_attrs(algorithm: Algorithm) -> dict[str, object]:
