@@ -235,6 +235,11 @@ def test_transfer_teaches_by_the_algorithm():
     )  # fmt: skip
     assert out.attrs["algorithm"] == "agad" and out.attrs["algorithm_chop_prob"] == 0.5
     assert float(out["update_pulses"].sum()) > 0  # the target was taught through A
+    swept = A.sweep_transfer(
+        spec, net, data, {"finetune_examples": [50]}, chips=1, strategies=("finetune",),
+        epochs=1, finetune_epochs=1, probes=1, reads=1, algorithm=get_algorithm("ttv2"),
+    )  # fmt: skip
+    assert swept.attrs["algorithm"] == "ttv2"
 
 
 @pytest.mark.parametrize(

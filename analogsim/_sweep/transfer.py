@@ -187,7 +187,9 @@ def sweep_transfer(
         unit="step",
         on_chunk=on_chunk,
     )
-    return _dataset(spec, net, data, g, looped, variation, strategies, results, chips, seed, fixed)
+    ds = _dataset(spec, net, data, g, looped, variation, strategies, results, chips, seed, fixed)
+    ds.attrs.update(algorithm_attrs(algorithm))
+    return ds
 
 
 def _transfer_defaults() -> dict[str, Any]:
