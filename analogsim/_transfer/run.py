@@ -231,8 +231,10 @@ class Run:
         keys = jax.vmap(lambda k: stream(k, "transfer", index))(self.keys_b)
         algorithm, chips = self.settings.algorithm, at.chips_b
         if algorithm.tiki_taka:
+            # drawn at the targets' own variation, as their weights' arrays were
+            members = Members.varied(at.v, self.mesh)
             chips, state = fleet_with_fast_arrays(
-                self.spec, algorithm, chips, state, self.keys_b, self.members
+                self.spec, algorithm, chips, state, self.keys_b, members
             )
         state, _, pulses, _ = train_fleet(
             self.spec,
