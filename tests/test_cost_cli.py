@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import xarray as xr
 
 from analogsim._cli.main import main
@@ -14,7 +15,7 @@ def test_cost_prints_the_presets_against_their_published_figures(capsys):
     assert "Le Gallo et al., Nat. Electron. 6:680, 2023" in out
 
 
-def test_cost_of_a_network_per_layer_and_over_a_grid(tmp_path, capsys):
+def test_cost_of_a_network_per_layer(tmp_path, capsys):
     out = tmp_path / "one"
     assert main(["cost", "--epochs", "1", "--batch", "8", "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
@@ -22,6 +23,10 @@ def test_cost_of_a_network_per_layer_and_over_a_grid(tmp_path, capsys):
     ds = xr.open_dataset(out / "cost.nc")
     assert ds["energy"].attrs["units"] == "J" and ds.attrs["cost_model"] == "hermes"
     assert float(ds["energy_per_inference"]) > 0 and float(ds["area"]) > 0
+
+
+@pytest.mark.slow  # ~9 s: two points costed and simulated; the converter energy by hand is in CI
+def test_cost_over_a_grid_draws_the_pareto_front(tmp_path):
     grid = tmp_path / "grid"
     argv = ["cost", "--epochs", "1", "--batch", "8", "--adc-bits", "3,8", "--chips", "1"]
     assert main([*argv, "--out", str(grid), "--quiet"]) == 0
