@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -71,10 +72,19 @@ def make_chip(
             raise ParameterError(f"layer {index} shape must be (rows, cols) >= 1; got {shape}")
         layer = draw_layer(spec, shape, key=stream(key, "identity", index))
         if fast_arrays:
-            fast = draw_layer(spec, shape, key=stream(key, "fast", index))
-            layer = eqx.tree_at(lambda x: x.fast, layer, fast, is_leaf=lambda x: x is None)
+            layer = dataclasses.replace(
+                layer, fast=draw_fast_layer(spec, shape, key=key, index=index)
+            )
         layers.append(layer)
     return ChipIdentity(layers=tuple(layers))
+
+
+def draw_fast_layer(
+    spec: HardwareSpec, shape: tuple[int, int], *, key: Array, index: int
+) -> LayerIdentity:
+    """Layer `index`'s fast array (Tiki-Taka) on the chip whose identity key is `key` (the
+    key `make_chip` takes), from `stream(key, "fast", index)`."""
+    return draw_layer(spec, shape, key=stream(key, "fast", index))
 
 
 def draw_layer(spec: HardwareSpec, shape: tuple[int, int], *, key: Array) -> LayerIdentity:

@@ -19,7 +19,6 @@ class FastArray(eqx.Module):
         running_mean: AGAD's running mean of each fast-array read, weight units, (rows, cols).
         past_mean: AGAD's dynamic reference, the running mean when the row's chopper last
             flipped, weight units, (rows, cols).
-        switched: 1 where the row's chopper flipped after its last read, (rows,).
         pointer: the next row to read.
         sweeps: full passes over the rows completed.
     """
@@ -29,7 +28,6 @@ class FastArray(eqx.Module):
     chopper: Float[Array, " rows"]
     running_mean: Float[Array, "rows cols"]
     past_mean: Float[Array, "rows cols"]
-    switched: Float[Array, " rows"]
     pointer: Int[Array, ""]
     sweeps: Int[Array, ""]
 

@@ -57,11 +57,11 @@ def run(args: argparse.Namespace) -> None:
     from .._nn.networks import get_network
 
     spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
+    algorithm = algorithm_from_args(args)  # settings it has no use for are refused here
     if args.model is not None:
-        return run_model(args, spec)
+        return run_model(args, spec, algorithm.name)
     refuse_model_options_without_model(args)
     args.mode, args.epochs = args.mode or "in-situ", args.epochs or 10
-    algorithm = algorithm_from_args(args)
     if args.mode != "in-situ" and algorithm.name != "sgd":
         raise CommandError(f"--algorithm {algorithm.name} trains in situ: use --mode in-situ")
     net = get_network(args.network)
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> None:
     report(args, spec, ds, args.network, kept)
 
 
-def run_model(args: argparse.Namespace, spec: Any) -> None:
+def run_model(args: argparse.Namespace, spec: Any, algorithm: str = "sgd") -> None:
     """`train --model`: a JAX model trained digitally, hardware-aware or in situ on each chip,
     then measured on the chips."""
     from .._learn.in_situ_fleet import TrainingError
@@ -102,9 +102,9 @@ def run_model(args: argparse.Namespace, spec: Any) -> None:
     from .models import model_info, model_schedule, untrained_model
 
     mode = args.mode or "hardware-aware"
-    if args.algorithm not in (None, "sgd"):
+    if algorithm != "sgd":
         raise CommandError(
-            f"--algorithm {args.algorithm} trains the built-in networks (--network); a "
+            f"--algorithm {algorithm} trains the built-in networks (--network); a "
             "--model is trained in situ by sgd"
         )
     model, data, workload = untrained_model(args)

@@ -21,11 +21,11 @@ pulses of C.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 
 import equinox as eqx
-import jax.numpy as jnp
+import jax
+import numpy as np
 from jaxtyping import ArrayLike
 
 from device_models import PULSE_PRESETS, get_pulse_response
@@ -46,6 +46,12 @@ TIKI_TAKA: tuple[str, ...] = ("ttv2", "c-ttv2", "agad")
 # ReRamES preset's 0.02, a period of 50 passes, outlasts a 10-epoch digits run before the
 # first write).
 _CHOP_PROB = {"sgd": 0.0, "ttv2": 0.0, "c-ttv2": 0.01, "agad": 0.1}
+
+
+def _number(value: ArrayLike) -> ArrayLike:
+    """A setting held as a float32 array (a traced value under `jit`, where a Python float
+    would be a static one, compiled into the program); traced values pass as they are."""
+    return value if isinstance(value, jax.Array) else np.asarray(value, np.float32)
 
 
 class Algorithm(eqx.Module):
@@ -75,11 +81,11 @@ class Algorithm(eqx.Module):
     """
 
     name: str = eqx.field(default="sgd", static=True)
-    fast_lr: ArrayLike = 5.0
-    transfer_lr: ArrayLike = 0.01
-    chop_prob: ArrayLike = 0.0
-    tail: ArrayLike = 5.0
-    reference_offset: ArrayLike = 0.0
+    fast_lr: ArrayLike = eqx.field(default=5.0, converter=_number)
+    transfer_lr: ArrayLike = eqx.field(default=0.01, converter=_number)
+    chop_prob: ArrayLike = eqx.field(default=0.0, converter=_number)
+    tail: ArrayLike = eqx.field(default=5.0, converter=_number)
+    reference_offset: ArrayLike = eqx.field(default=0.0, converter=_number)
     transfer_every: int = eqx.field(default=1, static=True)
     max_transfer_pulses: int = eqx.field(default=8, static=True)
 
@@ -119,15 +125,9 @@ def get_algorithm(name: str, **settings: object) -> Algorithm:
             f"algorithm {name!r} has no use for {unused[0]}; it is a setting of {', '.join(users)}"
         )
     settings.setdefault("chop_prob", _CHOP_PROB[name])
-    algorithm = Algorithm(name=name, **settings)
-    # numbers held as arrays, so that a compiled step takes them as traced values
-    numbers = {f.name: getattr(algorithm, f.name) for f in dataclasses.fields(algorithm)}
-    return Algorithm(
-        **{k: v if k in _STATIC else jnp.asarray(v, jnp.float32) for k, v in numbers.items()}
-    )
+    return Algorithm(name=name, **settings)
 
 
-_STATIC = ("name", "transfer_every", "max_transfer_pulses")
 _TIKI_TAKA_SETTINGS = {
     "fast_lr", "transfer_lr", "chop_prob", "tail", "reference_offset", "transfer_every",
     "max_transfer_pulses",
@@ -146,13 +146,7 @@ def algorithm_attrs(algorithm: Algorithm) -> dict[str, object]:
     Tiki-Taka family."""
     if not algorithm.tiki_taka:
         return {"algorithm": algorithm.name}
-    names = [f.name for f in dataclasses.fields(algorithm) if f.name != "name"]
-    if algorithm.name == "ttv2":
-        names.remove("chop_prob")
-    if algorithm.name != "agad":
-        names.remove("tail")
-    else:
-        names.remove("reference_offset")
+    names = [n for n in sorted(_TIKI_TAKA_SETTINGS) if n not in _UNUSED[algorithm.name]]
     settings = {f"algorithm_{n}": float(getattr(algorithm, n)) for n in names}
     return {"algorithm": algorithm.name, **settings}
 

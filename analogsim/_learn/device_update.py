@@ -164,28 +164,12 @@ def device_update(
     made (conductances in uS, digital biases; everything else zero), to be applied with
     `optax.apply_updates(params, changes)`.
     """
-    check_int_range("max_pulses", max_pulses, 1, 1_000_000)
     if spec.pulse_response is None:
         raise ParameterError(
             f"device {spec.device.name!r} has no pulsed-update model; device_update needs a "
             "pulsed preset (see `analogsim devices`)"
         )
-
-    def init(params: Any) -> DeviceUpdateState:
-        del params
-        return DeviceUpdateState(pulses=jnp.int32(0), refreshes=jnp.int32(0))
-
-    def update(
-        updates: Any, state: DeviceUpdateState, params: ChipState | None = None, **extra: Any
-    ) -> tuple[ChipState, DeviceUpdateState]:
-        keys = _layer_keys("device_update", chip, params, extra)
-        new, fired, refreshed = apply_to_devices(
-            spec, chip, params, updates, keys=keys, max_pulses=max_pulses
-        )
-        changes = jax.tree.map(jnp.subtract, new, params)
-        return changes, DeviceUpdateState(state.pulses + fired, state.refreshes + refreshed)
-
-    return optax.GradientTransformationExtraArgs(init, update)
+    return _device_link("device_update", spec, chip, max_pulses, SGD, 1)
 
 
 def tiki_taka_update(
@@ -197,8 +181,8 @@ def tiki_taka_update(
     max_pulses: int = 31,
 ) -> optax.GradientTransformationExtraArgs:
     """The last link of an optax chain that trains `chip` in situ by a Tiki-Taka algorithm
-    (ttv2, c-ttv2, agad), as `device_update` does by plain SGD: `chip` drawn with
-    `fast_arrays=True` and its state written by `init_in_situ(..., algorithm=algorithm)`.
+    (ttv2, c-ttv2, agad), as `device_update` does by plain SGD: `chip` and its state written
+    by `init_in_situ(..., algorithm=algorithm)`, which draws each layer's fast array.
 
     `update(updates, state, params, *, key)` as for `device_update`; `batch` is the examples
     per step (it sets the fast-array rows read, `reads_per_step`). The changes it returns
@@ -208,6 +192,20 @@ def tiki_taka_update(
     check_algorithm(spec, algorithm)
     if not algorithm.tiki_taka:
         raise ParameterError("tiki_taka_update runs ttv2, c-ttv2 or agad; for sgd: device_update")
+    return _device_link("tiki_taka_update", spec, chip, max_pulses, algorithm, batch)
+
+
+def _device_link(
+    link: str,
+    spec: HardwareSpec,
+    chip: ChipIdentity,
+    max_pulses: int,
+    algorithm: Algorithm,
+    batch: int,
+) -> optax.GradientTransformationExtraArgs:
+    """The optax link `apply_to_devices` makes: what `device_update` and `tiki_taka_update`
+    return (`link` names it in errors)."""
+    check_int_range("max_pulses", max_pulses, 1, 1_000_000)
 
     def init(params: Any) -> DeviceUpdateState:
         del params
@@ -216,23 +214,17 @@ def tiki_taka_update(
     def update(
         updates: Any, state: DeviceUpdateState, params: ChipState | None = None, **extra: Any
     ) -> tuple[ChipState, DeviceUpdateState]:
-        keys = _layer_keys("tiki_taka_update", chip, params, extra)
-        new, fired, _ = apply_to_devices(
+        if not isinstance(params, ChipState) or "key" not in extra:
+            raise ParameterError(
+                f"{link}'s update needs the chip's state as params and a key=: "
+                "opt.update(grads, opt_state, chip_state, key=key)"
+            )
+        keys = [fold_in(extra["key"], i) for i in range(len(chip.layers))]
+        new, fired, refreshed = apply_to_devices(
             spec, chip, params, updates, keys=keys, max_pulses=max_pulses,
             algorithm=algorithm, batch=batch,
         )  # fmt: skip
         changes = jax.tree.map(jnp.subtract, new, params)
-        return changes, DeviceUpdateState(state.pulses + fired, state.refreshes)
+        return changes, DeviceUpdateState(state.pulses + fired, state.refreshes + refreshed)
 
     return optax.GradientTransformationExtraArgs(init, update)
-
-
-def _layer_keys(link: str, chip: ChipIdentity, params: Any, extra: dict) -> list[Array]:
-    """Layer l's pulse key `fold_in(key, l)` of an optax link's `update(..., params, key=)`,
-    once its arguments are checked."""
-    if not isinstance(params, ChipState) or "key" not in extra:
-        raise ParameterError(
-            f"{link}'s update needs the chip's state as params and a key=: "
-            "opt.update(grads, opt_state, chip_state, key=key)"
-        )
-    return [fold_in(extra["key"], i) for i in range(len(chip.layers))]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
@@ -33,7 +32,7 @@ from .._nn.digital import cross_entropy
 from .._nn.networks import Network, apply, matmul_rows
 from .algorithms import SGD, Algorithm, check_algorithm
 from .device_update import apply_to_devices, with_pulse_residue
-from .tiki_taka import init_fast_array
+from .tiki_taka import with_fast_arrays
 
 
 def init_in_situ(
@@ -47,18 +46,18 @@ def init_in_situ(
     """Draw chip `key` and write the starting weights `params` onto it once (`in_situ_layer`:
     the digital scale of each layer is 4 max|w| of its starting weights, so they use the
     middle half of the devices' range and training has room on both sides). A Tiki-Taka
-    `algorithm` also draws and writes each layer's fast array (`init_fast_array`, from
-    `stream(key, "fast", l)`); the weights' own devices are the same either way."""
+    `algorithm` also draws and writes each layer's fast array (`with_fast_arrays`); the
+    weights' own devices are the same either way."""
     check_algorithm(spec, algorithm)
-    chip = make_chip(spec, net.shapes, key=stream(key, "identity"), fast_arrays=algorithm.tiki_taka)
-    layers = []
-    for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True)):
-        sl = in_situ_layer(spec, layer_id, p["w"], p["b"], key=stream(key, "program", index))
-        if algorithm.tiki_taka:
-            fast = init_fast_array(spec, algorithm, layer_id, key=stream(key, "fast", index))
-            sl = eqx.tree_at(lambda s: s.fast, sl, fast, is_leaf=lambda x: x is None)
-        layers.append(sl)
-    return chip, with_pulse_residue(spec, ChipState(layers=tuple(layers)))
+    chip = make_chip(spec, net.shapes, key=stream(key, "identity"))
+    layers = [
+        in_situ_layer(spec, layer_id, p["w"], p["b"], key=stream(key, "program", index))
+        for index, (layer_id, p) in enumerate(zip(chip.layers, params, strict=True))
+    ]
+    state = with_pulse_residue(spec, ChipState(layers=tuple(layers)))
+    if algorithm.tiki_taka:
+        chip, state = with_fast_arrays(spec, algorithm, chip, state, key=key)
+    return chip, state
 
 
 def chip_gradients(

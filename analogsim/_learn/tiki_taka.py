@@ -10,6 +10,8 @@ devices. The weights the network computes with are C's alone (aihwkit's gamma = 
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -19,7 +21,7 @@ from device_models import noise_normal, noise_uniform
 from device_models._checks import ParameterError
 
 from .._chip.forward import analog_linear
-from .._chip.identity import ChipIdentity, LayerIdentity, draw_layer
+from .._chip.identity import ChipIdentity, LayerIdentity, draw_fast_layer
 from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._chip.state import ChipState, FastArray, LayerState
@@ -64,7 +66,6 @@ def init_fast_array(
         chopper=jnp.ones((rows,), jnp.float32),
         running_mean=zeros,
         past_mean=zeros,
-        switched=jnp.zeros((rows,), jnp.float32),
         pointer=jnp.int32(0),
         sweeps=jnp.int32(0),
     )
@@ -79,17 +80,17 @@ def with_fast_arrays(
     key: Array,
 ) -> tuple[ChipIdentity, ChipState]:
     """Chip `key` (`chip`, its weights written in `state`, e.g. by a copy) with the fast
-    arrays `algorithm` learns through, drawn and written as `init_in_situ` would: identity
-    from `stream(stream(key, "identity"), "fast", l)`, state by `init_fast_array` from
-    `stream(key, "fast", l)`."""
+    arrays `algorithm` learns through (`init_in_situ` writes them this way): identity by
+    `draw_fast_layer` as `make_chip(..., key=stream(key, "identity"), fast_arrays=True)`
+    draws it, state by `init_fast_array` from `stream(key, "fast", l)`."""
     layers, states = [], []
     for index, (layer, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
         shape = tuple(int(n) for n in sl.devices.g.shape[-2:])
-        fast_id = draw_layer(spec, shape, key=stream(stream(key, "identity"), "fast", index))
-        layer = eqx.tree_at(lambda x: x.fast, layer, fast_id, is_leaf=lambda x: x is None)
+        fast_id = draw_fast_layer(spec, shape, key=stream(key, "identity"), index=index)
+        layer = dataclasses.replace(layer, fast=fast_id)
         fast = init_fast_array(spec, algorithm, layer, key=stream(key, "fast", index))
         layers.append(layer)
-        states.append(eqx.tree_at(lambda s: s.fast, sl, fast, is_leaf=lambda x: x is None))
+        states.append(dataclasses.replace(sl, fast=fast))
     return ChipIdentity(layers=tuple(layers)), ChipState(layers=tuple(states))
 
 
@@ -154,9 +155,12 @@ def tiki_taka_layer(
     # 3. into the buffer, against the reference of the algorithm
     running, past = fast.running_mean, fast.past_mean
     may_write = jnp.ones((reads, 1), bool)
+    period = _agad_period(algorithm)
     if algorithm.name == "agad":
-        period = _agad_period(algorithm)
-        past_rows = jnp.where(fast.switched[at][:, None] > 0, running[at], past[at])
+        # the choppers flip at the last read of every period-th pass: a row read first in a
+        # new chopper period takes the running mean of the last one as its reference
+        new_period = (sweep > 0) & (sweep % period == 0)
+        past_rows = jnp.where(new_period[:, None], running[at], past[at])
         signal = (read - past_rows) * sign
         weight = jnp.minimum(algorithm.tail / period.astype(jnp.float32), 1.0)
         running = running.at[at].set(running[at] * (1.0 - weight) + read * weight)
@@ -182,11 +186,10 @@ def tiki_taka_layer(
     if algorithm.name == "c-ttv2":
         flip = noise_uniform(stream(key, "chopper"), (reads,)) < algorithm.chop_prob
     elif algorithm.name == "agad":
-        flip = (sweep % _agad_period(algorithm)) + 1 == _agad_period(algorithm)
+        flip = (sweep % period) + 1 == period
     else:
         flip = jnp.zeros((reads,), bool)
     chopper = fast.chopper.at[at].set(jnp.where(flip, -sign[:, 0], sign[:, 0]))
-    switched = fast.switched.at[at].set(flip.astype(jnp.float32))
 
     fast = FastArray(
         devices=a_devices,
@@ -194,7 +197,6 @@ def tiki_taka_layer(
         chopper=chopper,
         running_mean=running,
         past_mean=past,
-        switched=switched,
         pointer=(fast.pointer + reads) % rows,
         sweeps=fast.sweeps + (fast.pointer + reads) // rows,
     )
@@ -203,17 +205,13 @@ def tiki_taka_layer(
 
 
 def _agad_period(algorithm: Algorithm) -> Array:
-    """AGAD's chopper period in passes over the rows: max(ceil(1 / chop_prob), 2)."""
+    """AGAD's chopper period in passes over the rows: max(ceil(1 / chop_prob), 2) (a
+    chop_prob of 0, ttv2's, gives a period that never ends)."""
     return jnp.maximum(jnp.ceil(1.0 / algorithm.chop_prob), 2.0).astype(jnp.int32)
 
 
 def without_fast_arrays(chip: ChipIdentity, state: ChipState) -> tuple[ChipIdentity, ChipState]:
     """The chip and state without their fast arrays: the weights a Tiki-Taka run learned
     are its slow arrays', and this is the chip that computes with them."""
-    drop = lambda layers: tuple(
-        eqx.tree_at(lambda x: x.fast, layer, None, is_leaf=lambda x: x is None)
-        if layer.fast is not None
-        else layer
-        for layer in layers
-    )
+    drop = lambda layers: tuple(dataclasses.replace(layer, fast=None) for layer in layers)
     return ChipIdentity(layers=drop(chip.layers)), ChipState(layers=drop(state.layers))
