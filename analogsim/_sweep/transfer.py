@@ -10,7 +10,6 @@ points differ by the parameter, not by luck.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -195,7 +194,7 @@ def sweep_transfer(
 def _transfer_defaults() -> dict[str, Any]:
     """`transfer`'s own defaults of `SETTINGS` (a store remembers them: a changed default
     is another sweep)."""
-    defaults = dataclasses.asdict(TransferSettings())
+    defaults = TransferSettings().attrs()
     return {k: defaults[k] for k in SETTINGS}
 
 

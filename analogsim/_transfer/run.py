@@ -22,7 +22,6 @@ from .._core.keys import chip_key, root_key, stream
 from .._fleet.fleet import take
 from .._fleet.members import Members
 from .._fleet.mesh import to_host
-from .._learn.algorithms import algorithm_attrs
 from .._learn.in_situ_fleet import (
     fleet_state_accuracy,
     fleet_with_fast_arrays,
@@ -285,12 +284,7 @@ class Run:
             dataset=self.data.name,
             seed=self.seed,
             chips=self.chips,
-            **{
-                f.name: getattr(self.settings, f.name)
-                for f in dataclasses.fields(self.settings)
-                if f.name != "algorithm"
-            },
-            **algorithm_attrs(self.settings.algorithm),
+            **self.settings.attrs(),
         )
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from device_models._checks import ParameterError, check_int_range, check_range
 
-from .._learn.algorithms import SGD, Algorithm
+from .._learn.algorithms import SGD, Algorithm, algorithm_attrs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +71,13 @@ class TransferSettings:
         distill = train_examples if self.distill_examples is None else self.distill_examples
         check_int_range("distill_examples", distill, 1, train_examples)
         return dataclasses.replace(self, distill_examples=distill)
+
+    def attrs(self) -> dict[str, object]:
+        """These settings as dataset attributes: every field, the algorithm as its name and
+        the settings it uses (`algorithm_attrs`)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del fields["algorithm"]
+        return {**fields, **algorithm_attrs(self.algorithm)}
 
     def replace(self, **changes: object) -> TransferSettings:
         """A copy with `changes`; an unknown name raises TypeError listing the known ones."""

@@ -298,7 +298,7 @@ class ModelRun:
             chips=self.chips,
             analog_weights=weights,
             classes=self.data.classes,
-            **dataclasses.asdict(self.settings),
+            **self.settings.attrs(),
             **attrs,
         )
 
