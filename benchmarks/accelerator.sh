@@ -6,8 +6,8 @@
 #   OUT=/some/dir benchmarks/accelerator.sh             # results there, else benchmarks/accelerator_out/
 #   JAX_PLATFORMS=cpu ACCEL_QUICK=1 nice -n 19 benchmarks/accelerator.sh    # CPU dry run, a few minutes
 #
-# Steps, each under its own `timeout` and all under one deadline (ACCEL_TOTAL_S, default 440 s),
-# so the whole run cannot pass ~7.5 minutes; a step that fails or times out is recorded and the
+# Steps, each under its own `timeout` and all under one deadline (ACCEL_TOTAL_S, default 470 s),
+# so the whole run cannot pass ~8 minutes; a step that fails or times out is recorded and the
 # next one runs:
 #   preflight  nvidia-smi, date (UTC), git commit, python/jax/jaxlib versions, jax.devices(),
 #              which of the project's imports fail, whether JAX's default backend is "gpu"
@@ -27,7 +27,9 @@
 # goes first on PYTHONPATH, so an uninstalled checkout runs. Wheels in ACCEL_WHEELS (default
 # .whl/) are installed offline (pip --no-index --no-deps --target) first, for packages the
 # machine lacks (on the H200 image: quax, plum-dispatch, beartype, zarr, numcodecs, donfig,
-# google-crc32c, h5netcdf).
+# google-crc32c, h5netcdf and, for zarr 3.4, msgspec). Fetch them here for CPython 3.12 with
+# `pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp
+# --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .whl NAMES`.
 # Knobs: ACCEL_QUICK=1 (minimum sizes), ACCEL_TOTAL_S, ACCEL_TESTS="tests/a.py tests/b.py" or
 # "all", ACCEL_TEST_WORKERS, ACCEL_EXTRAS, ACCEL_PACK, ACCEL_WHEELS.
 set -u
@@ -38,7 +40,7 @@ OUT_DIR=${OUT:-benchmarks/accelerator_out}
 mkdir -p "$OUT_DIR" || exit 2
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 QUICK=${ACCEL_QUICK:-0}
-TOTAL=${ACCEL_TOTAL_S:-440}
+TOTAL=${ACCEL_TOTAL_S:-470}
 RESERVE=8 # seconds kept for the summary
 if [ -n "${OUT:-}" ]; then PACK=${ACCEL_PACK:-1}; else PACK=${ACCEL_PACK:-0}; fi
 if [ "$QUICK" = 1 ]; then EXTRAS=${ACCEL_EXTRAS:-0}; else EXTRAS=${ACCEL_EXTRAS:-1}; fi
@@ -216,11 +218,12 @@ if [ "$QUICK" = 1 ]; then
     TESTS=${ACCEL_TESTS:-tests/test_noise.py tests/test_config.py tests/test_bad_input.py}
     WORKERS=${ACCEL_TEST_WORKERS:-2}
 else
-    TEST_BUDGET=110
-    # physics and numerics, where a backend can differ; one file per worker (--dist loadfile)
-    TESTS=${ACCEL_TESTS:-tests/test_analog_model.py tests/test_chip_physics.py \
-tests/test_crossbar.py tests/test_noise.py tests/test_layers.py tests/test_pulse_response.py \
-tests/test_training.py tests/test_device_statistics.py}
+    # Physics and numerics, where a backend can differ; one file per worker (--dist loadfile).
+    # On the H200 (2026-12-04) compiling dominates: 8 files took 125 s, and two of these
+    # three did not finish in 75 s; the -v log keeps each test's outcome when time runs out.
+    TEST_BUDGET=60
+    TESTS=${ACCEL_TESTS:-tests/test_crossbar.py tests/test_analog_model.py \
+tests/test_chip_physics.py}
     WORKERS=${ACCEL_TEST_WORKERS:-8}
 fi
 if [ "$TESTS" = all ]; then
@@ -253,14 +256,16 @@ if [ "$QUICK" = 1 ]; then
     MTR=(--repeats 2)
     BUD=(70 60 45 30 60 70 60)
 else
-    FWD=(--repeats 11)
+    # budgets from the H200 run of 2026-12-04: forward took 95 s at 5 repeats (40 s did not
+    # finish its first case), models 85 s at 5, model_training did not finish in 110 s at 3
+    FWD=(--repeats 5)
     TRN=(--rounds 2 --epochs 4 --repeats 5)
     SWP=(--repeats 3)
-    XBR=(--sizes 64,256,1024 --repeats 3 --scipy-max 256) # 5 compiles a size
+    XBR=(--sizes 64,256,1024 --repeats 2 --scipy-max 256) # 5 compiles a size
     SCL=(--chips 256 --repeats 3 --memory "")
-    MDL=(--repeats 5 --batch 32)
-    MTR=(--repeats 10)
-    BUD=(40 40 35 50 35 90 40)
+    MDL=(--repeats 3 --batch 32)
+    MTR=(--repeats 3)
+    BUD=(90 35 35 40 25 70 100)
 fi
 # bench_sweep's recorded CPU figures compile at XLA's backend optimization level 1
 # (benchmarks/README.md); on the GPU, XLA's defaults

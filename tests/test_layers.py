@@ -128,7 +128,8 @@ def test_importing_analogsim_does_not_start_jax():
     import sys
 
     code = (
-        "import analogsim; analogsim.use_cpu_cores(3); import jax; assert jax.device_count() == 3"
+        "import analogsim; analogsim.use_cpu_cores(3); import jax; "
+        "assert jax.device_count('cpu') == 3"  # CPU devices: on a GPU host the default is the GPU
     )
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -41,6 +41,8 @@ from jaxtyping import Array, ArrayLike
 
 from device_models._checks import ParameterError
 
+from .._core.products import matmul
+
 OnFailure = Literal["warn", "raise", "ignore"]
 
 
@@ -228,7 +230,7 @@ def _solve(
     residual = _norm(kcl(x)) / safe
     residual = jnp.where(jnp.isfinite(residual), residual, jnp.inf)
     if k is None:  # exactly G^T V when the wires are ideal (du = v = 0)
-        currents = v_in @ g + (g3 * (du - v)).sum(axis=0).T
+        currents = matmul(v_in, g) + (g3 * (du - v)).sum(axis=0).T
     else:
         currents = current(V + du - v).sum(axis=0).T
     # back to the caller's (batch, rows, cols), a transpose each: only when asked for

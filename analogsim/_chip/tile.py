@@ -8,6 +8,7 @@ from jaxtyping import Array, Float
 
 from device_models import noise_normal
 
+from .._core.products import matmul
 from .crossbar import solve_crossbar
 from .identity import LayerIdentity, tile_counts
 from .mapping import conductance_span
@@ -119,16 +120,16 @@ def _product(v: Float[Array, "batch rows"], w: Float[Array, "rows cols"]) -> Arr
     gradient, such as the pulse update of in-situ training, and the strided reads stop the
     whole fused loop (its noise draws included) from vectorizing.
     """
-    return v @ w
+    return matmul(v, w)
 
 
 def _product_fwd(v: Array, w: Array) -> tuple[Array, tuple[Array, Array]]:
-    return v @ w, (v, w)
+    return matmul(v, w), (v, w)
 
 
 def _product_bwd(res: tuple[Array, Array], ct: Array) -> tuple[Array, Array]:
     v, w = res
-    return ct @ w.T, v.T @ ct
+    return matmul(ct, w.T), matmul(v.T, ct)
 
 
 _product.defvjp(_product_fwd, _product_bwd)
@@ -204,12 +205,12 @@ def array_load(
         v = p.dac_gain[c] * xq + p.dac_offset[c]  # (batch, rows)
         g_rows = jnp.sum(g[:, :, cs], axis=(0, 2))  # both arrays' devices on each row, uS
         if not amplitude:
-            total = total + jnp.sum(jnp.abs(v), axis=0) @ g_rows
+            total = total + matmul(jnp.sum(jnp.abs(v), axis=0), g_rows)
             continue
         v2 = jnp.sum(v * v, axis=0)
         if layer.devices.linear_iv:
-            total = total + v2 @ g_rows
+            total = total + matmul(v2, g_rows)
             continue
         gk = jnp.sum(g[:, :, cs] * layer.devices.iv_nonlinearity[:, :, cs], axis=(0, 2))
-        total = total + v2 @ (g_rows - gk) + jnp.sum(v**4, axis=0) @ gk
+        total = total + matmul(v2, g_rows - gk) + matmul(jnp.sum(v**4, axis=0), gk)
     return total

@@ -16,6 +16,7 @@ from device_models._checks import check_int_range, check_range
 from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._core.keys import chip_key, root_key, stream
+from .._core.products import matmul
 from .._nn.networks import init_params, mlp
 from .algorithms import Algorithm
 from .in_situ import check_in_situ_spec
@@ -90,7 +91,7 @@ def target_weight_error(
     keys = jax.vmap(lambda i: chip_key(root, i))(jnp.arange(chips, dtype=jnp.uint32))
     chip, state = init_fleet(spec, net, params, keys, algorithm=algorithm)
     state, _, _, _ = train_fleet(
-        spec, net, chip, state, x, x @ target, keys, stream(root, "train", 1),
+        spec, net, chip, state, x, matmul(x, target), keys, stream(root, "train", 1),
         epochs=1, batch_size=batch, learning_rate=learning_rate, loss=half_squared_error,
         algorithm=algorithm, what="target fit",
     )  # fmt: skip

@@ -26,6 +26,7 @@ from .._chip.identity import LayerIdentity, make_chip
 from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
+from .._core.products import PRECISION
 
 # the vmap axis `analog_call` names when it runs a model one example at a time
 EXAMPLE_AXIS = "analogsim_example"
@@ -200,7 +201,6 @@ def _convolution(
     dimension_numbers,
     feature_group_count,
     batch_group_count,
-    precision=None,
     **_,
 ) -> Array:
     """A convolution as im2col products: every output position's input patch, (input
@@ -236,7 +236,8 @@ def _convolution(
         lhs_dilation=lhs_dilation,
         rhs_dilation=rhs_dilation,
         dimension_numbers=dimension_numbers,
-        precision=precision,
+        # a copy of the input, exact whatever precision the caller's product asked for
+        precision=PRECISION,
     )
     feature = dimension_numbers.out_spec[1]
     x, free = _flat(patches, feature)  # (positions, in x window), channel-major

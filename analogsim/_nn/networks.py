@@ -19,6 +19,8 @@ from jaxtyping import Array, Float
 from device_models import fold_in
 from device_models._checks import ParameterError
 
+from .._core.products import PRECISION, matmul
+
 Activation = Literal["relu", "none"]
 MatMul = Callable[[int, Float[Array, "n fan_in"]], Float[Array, "n fan_out"]]
 
@@ -113,7 +115,12 @@ def init_params(net: Network, *, key: Array) -> list[dict[str, Array]]:
 
 def _patches(x: Array, kernel: int) -> Array:
     return jax.lax.conv_general_dilated_patches(
-        x, (kernel, kernel), (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        x,
+        (kernel, kernel),
+        (1, 1),
+        "SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision=PRECISION,  # a copy of the input: exact, not TF32-rounded
     )
 
 
@@ -161,4 +168,4 @@ def apply_digital(
     net: Network, params: Sequence[dict[str, Array]], x: Array
 ) -> Float[Array, "batch classes"]:
     """The plain floating-point forward pass (the digital reference)."""
-    return apply(net, x, lambda i, h: h @ params[i]["w"] + params[i]["b"])
+    return apply(net, x, lambda i, h: matmul(h, params[i]["w"]) + params[i]["b"])

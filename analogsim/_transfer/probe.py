@@ -13,6 +13,7 @@ from .._chip.read import read_conductances
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
 from .._chip.tile import analog_mvm
+from .._core.products import matmul
 
 
 def probe_weights(
@@ -58,7 +59,7 @@ def probe_weights(
     x = signs.reshape(-1, rows)
     y = outputs.reshape(x.shape[0], -1)
     # normal equations: x has (batches * rows) random sign rows, well conditioned
-    return solve_each(x.T @ x, x.T @ y)
+    return solve_each(matmul(x.T, x), matmul(x.T, y))
 
 
 def probe_cycles(rows: int, batches: int = 8) -> int:
