@@ -18,7 +18,8 @@ HIGHEST = (lax.Precision.HIGHEST, lax.Precision.HIGHEST)
 
 
 def products(fn, *args) -> list:
-    """Every dot_general and convolution in fn's program, nested programs included."""
+    """Every dot_general and convolution in fn's program, nested programs included. `args`
+    may be shapes alone (`eqx.filter_eval_shape`): the program is traced, never run."""
     found = []
 
     def walk(jaxpr):
@@ -53,19 +54,21 @@ WIRED = A.spec_for("pcm", wire_resistance=0.5, input_encoding="pwm")
 
 @pytest.mark.parametrize("spec", [A.spec_for("pcm"), WIRED], ids=["ideal wires", "wired"])
 def test_a_layers_read_and_its_gradient_are_full_float32(spec):
-    chip = A.make_chip(spec, [(6, 4)], key=A.chip_key(A.root_key(0), 0))
-    state = A.program_chip(
-        spec, chip, [{"w": jnp.ones((6, 4)) * 0.1, "b": jnp.zeros(4)}], key=jax.random.key(1)
-    )
-    layer, layer_state = chip.layers[0], state.layers[0]
-    x = jnp.ones((3, 6)) * 0.5
+    def programmed():
+        chip = A.make_chip(spec, [(6, 4)], key=A.chip_key(A.root_key(0), 0))
+        params = [{"w": jnp.ones((6, 4)) * 0.1, "b": jnp.zeros(4)}]
+        state = A.program_chip(spec, chip, params, key=jax.random.key(1))
+        return chip.layers[0], state.layers[0]
 
-    def read(x):
-        y = A.analog_linear(spec, layer, layer_state, x, t=1.0, key=jax.random.key(2))
+    layer, state = eqx.filter_eval_shape(programmed)  # shapes: nothing is computed
+
+    def read(layer, state, x):
+        y = A.analog_linear(spec, layer, state, x, t=1.0, key=jax.random.key(2))
         return jnp.sum(y)
 
-    assert_full_float32(products(read, x))
-    assert_full_float32(products(jax.grad(read), x))
+    x = jax.ShapeDtypeStruct((3, 6), jnp.float32)
+    assert_full_float32(products(read, layer, state, x))
+    assert_full_float32(products(jax.grad(read, argnums=2), layer, state, x))
 
 
 def test_a_user_models_linear_and_convolution_products_are_full_float32():
@@ -78,6 +81,11 @@ def test_a_user_models_linear_and_convolution_products_are_full_float32():
             eqx.nn.Linear(3 * 4 * 4, 5, key=key),
         ]
     )
-    chip = A.to_analog(model, spec, key=A.chip_key(A.root_key(0), 1))
-    x = jnp.ones((2, 4, 4))
-    assert_full_float32(products(lambda x: A.analog_call(chip, x, t=1.0, key=key), x))
+    chip = eqx.filter_eval_shape(lambda: A.to_analog(model, spec, key=A.chip_key(A.root_key(0), 1)))
+    params, static = eqx.partition(chip, lambda leaf: isinstance(leaf, jax.ShapeDtypeStruct))
+    x = jax.ShapeDtypeStruct((2, 4, 4), jnp.float32)
+
+    def call(params, x):
+        return A.analog_call(eqx.combine(params, static), x, t=1.0, key=key)
+
+    assert_full_float32(products(call, params, x))

@@ -41,7 +41,7 @@ from jaxtyping import Array, ArrayLike
 
 from device_models._checks import ParameterError
 
-from .._core.products import matmul
+from .._core.precision import matmul
 
 OnFailure = Literal["warn", "raise", "ignore"]
 

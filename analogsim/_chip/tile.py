@@ -8,7 +8,7 @@ from jaxtyping import Array, Float
 
 from device_models import noise_normal
 
-from .._core.products import matmul
+from .._core.precision import matmul
 from .crossbar import solve_crossbar
 from .identity import LayerIdentity, tile_counts
 from .mapping import conductance_span

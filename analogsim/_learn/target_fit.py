@@ -16,7 +16,7 @@ from device_models._checks import check_int_range, check_range
 from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._core.keys import chip_key, root_key, stream
-from .._core.products import matmul
+from .._core.precision import matmul
 from .._nn.networks import init_params, mlp
 from .algorithms import Algorithm
 from .in_situ import check_in_situ_spec

@@ -19,7 +19,7 @@ from jaxtyping import Array, Float
 from device_models import fold_in
 from device_models._checks import ParameterError
 
-from .._core.products import PRECISION, matmul
+from .._core.precision import PRECISION, matmul
 
 Activation = Literal["relu", "none"]
 MatMul = Callable[[int, Float[Array, "n fan_in"]], Float[Array, "n fan_out"]]

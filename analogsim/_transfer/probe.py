@@ -13,7 +13,7 @@ from .._chip.read import read_conductances
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
 from .._chip.tile import analog_mvm
-from .._core.products import matmul
+from .._core.precision import matmul
 
 
 def probe_weights(

@@ -1,4 +1,4 @@
-"""Matrix products at full float32 precision on every backend.
+"""Full float32 precision for matrix products, on every backend.
 
 XLA's default precision for a float32 product on NVIDIA GPUs from Ampere on is TF32: its
 inputs are rounded to a 10-bit mantissa (relative error ~5e-4), which would add a
