@@ -63,6 +63,8 @@ from ._learn.model_in_situ import apply_model_updates as apply_model_updates
 from ._learn.model_in_situ import model_chip_gradients as model_chip_gradients
 from ._learn.model_in_situ import model_in_situ_step as model_in_situ_step
 from ._learn.model_in_situ import model_weights as model_weights
+from ._learn.model_in_situ import with_model_fast_arrays as with_model_fast_arrays
+from ._learn.model_in_situ import without_model_fast_arrays as without_model_fast_arrays
 from ._learn.saved_state import SavedChip as SavedChip
 from ._learn.saved_state import SavedNetwork as SavedNetwork
 from ._learn.saved_state import StateFileError as StateFileError

@@ -249,8 +249,9 @@ def test_transfer_teaches_by_the_algorithm():
          "--algorithm is for sweeps of train and transfer"),
         (["sweep", "train", "--param", "learning_rate=0.1", "--device", "pcm_pulsed",
           "--algorithm", "c-ttv2"], "does not apply"),
-        (["transfer", "--model", "transformer", "--algorithm", "ttv2"], "built-in mlp"),
-        (["train", "--model", "transformer", "--algorithm", "agad"], "--network"),
+        (["transfer", "--model", "transformer", "--algorithm", "ttv2", "--device", "pcm_pulsed"],
+         "does not apply"),
+        (["train", "--model", "transformer", "--algorithm", "agad"], "use --mode in-situ"),
     ],
 )  # fmt: skip
 def test_algorithm_refused_where_it_does_not_apply(argv, needle, capsys):

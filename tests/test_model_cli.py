@@ -159,6 +159,8 @@ def test_train_a_users_model_hardware_aware_then_simulate_it(user_files, tmp_pat
     assert simulate(tmp_path / "s", *argv) == 0
 
 
+# 18 s; test_model_algorithms trains, saves and reloads a chip the same way by TTv2, in CI
+@pytest.mark.slow
 def test_train_a_users_model_in_situ_saves_each_chip(user_files, tmp_path, capsys):
     """Each chip learns the task on itself from the same start (pulses, then measured on
     itself); every trained chip saves as a converted model that loads into a skeleton."""

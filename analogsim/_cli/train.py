@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> None:
     spec = command_spec(args, args.device, **wire_settings(args), **pulse_update_settings(args))
     algorithm = algorithm_from_args(args)  # settings it has no use for are refused here
     if args.model is not None:
-        return run_model(args, spec, algorithm.name)
+        return run_model(args, spec, algorithm)
     refuse_model_options_without_model(args)
     args.mode, args.epochs = args.mode or "in-situ", args.epochs or 10
     if args.mode != "in-situ" and algorithm.name != "sgd":
@@ -93,20 +93,19 @@ def run(args: argparse.Namespace) -> None:
     report(args, spec, ds, args.network, kept)
 
 
-def run_model(args: argparse.Namespace, spec: Any, algorithm: str = "sgd") -> None:
+def run_model(args: argparse.Namespace, spec: Any, algorithm: Any = None) -> None:
     """`train --model`: a JAX model trained digitally, hardware-aware or in situ on each chip,
     then measured on the chips."""
+    from .._learn.algorithms import SGD
     from .._learn.in_situ_fleet import TrainingError
     from .._learn.train_model import train_model
     from .._nn.model_file import save_model
     from .models import model_info, model_schedule, untrained_model
 
     mode = args.mode or "hardware-aware"
-    if algorithm != "sgd":
-        raise CommandError(
-            f"--algorithm {algorithm} trains the built-in networks (--network); a "
-            "--model is trained in situ by sgd"
-        )
+    algorithm = algorithm or SGD
+    if mode != "in-situ" and algorithm.name != "sgd":
+        raise CommandError(f"--algorithm {algorithm.name} trains in situ: use --mode in-situ")
     model, data, workload = untrained_model(args)
     schedule = model_schedule(args, workload)
     if mode == "in-situ":  # plain SGD fired as pulses: AdamW's numbers do not carry over
@@ -124,6 +123,7 @@ def run_model(args: argparse.Namespace, spec: Any, algorithm: str = "sgd") -> No
             seed=args.seed,
             progress=not args.quiet,
             devices=args.devices,
+            algorithm=algorithm,
             **schedule,
         )
     except TrainingError as err:

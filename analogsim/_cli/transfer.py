@@ -129,12 +129,7 @@ def run(args: argparse.Namespace) -> None:
         raise CommandError(f"--variation must be >= 0; got {min(args.variation):g}")
     algorithm = algorithm_from_args(args)
     if args.model is not None:
-        if algorithm.name != "sgd":
-            raise CommandError(
-                f"--algorithm {algorithm.name} is for the built-in mlp; a --model's chips "
-                "learn in situ by sgd"
-            )
-        return run_model(args, strategies)
+        return run_model(args, strategies, algorithm)
     for flag, given in (("--weights", args.weights), ("--quick", args.quick)):
         if given:
             raise CommandError(f"{flag} is for --model; the built-in mlp trains on its own")
@@ -252,7 +247,7 @@ QUICK = dict(
 )
 
 
-def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
+def run_model(args: argparse.Namespace, strategies: tuple[str, ...], algorithm: Any) -> None:
     """`transfer --model`: chip A learns the model on itself, then each strategy moves it."""
     from .._core.provenance import save_figure, write_dataset
     from .._learn.in_situ_fleet import TrainingError
@@ -280,6 +275,7 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
         temperature=args.temperature,
         finetune_examples=args.finetune_examples,
         learning_rate=args.lr,
+        algorithm=None if algorithm.name == "sgd" else algorithm,
     )
     changes = {**quick.get("settings", {}), **{k: v for k, v in given.items() if v is not None}}
     try:
@@ -304,7 +300,7 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...]) -> None:
     print(
         f"weight transfer of {args.model} ({data.name}, {ds.attrs['analog_weights']} weights on "
         f"crossbars) on {args.device}, {args.chips} target chips per variation, seed "
-        f"{args.seed}, accuracy on the {on}"
+        f"{args.seed}, accuracy on the {on}, in-situ learning by {algorithm.name}"
     )
     print(_source_lines(ds))
     print(_transfer_table(ds))

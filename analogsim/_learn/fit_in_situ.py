@@ -1,5 +1,6 @@
-"""`fit_model_in_situ`: a converted model trained on its own chip over a dataset, SGD fired
-as pulses, one compiled step in a Python loop (as `fit_model` runs, and for its reason)."""
+"""`fit_model_in_situ`: a converted model trained on its own chip over a dataset, SGD's change
+fired as pulses (straight at the weights, or through Tiki-Taka fast arrays), one compiled step
+in a Python loop (as `fit_model` runs, and for its reason)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .._core.progress import progress_bar
 from .._model.convert import analog_call
 from .._nn.data import Dataset
 from .._nn.digital import cross_entropy
+from .algorithms import SGD, Algorithm
 from .distill import distill_loss
 from .in_situ_fleet import TrainingError
 from .model_in_situ import model_in_situ_step, model_weights
@@ -68,6 +70,7 @@ def _step(
     learning_rate: Array,
     loss: Callable[..., Array],
     max_pulses: int,
+    algorithm: Algorithm,
 ) -> tuple[Any, optax.OptState, Array, Array]:
     # built here, so the rate is traced and every chip shares one compiled step
     opt = optax.sgd(learning_rate)
@@ -75,7 +78,7 @@ def _step(
     key = stream(key, "train", 2, step)
     return model_in_situ_step(
         loss, chip, opt, opt_state, x, y, fold_in(key, 0), t, key=fold_in(key, 1),
-        max_pulses=max_pulses,
+        max_pulses=max_pulses, algorithm=algorithm, batch=x.shape[0],
     )  # fmt: skip
 
 
@@ -89,13 +92,15 @@ def fit_model_in_situ(
     learning_rate: ArrayLike = 0.05,
     t: ArrayLike = 1.0,
     max_pulses: int = 31,
+    algorithm: Algorithm = SGD,
     progress: bool = False,
     desc: str = "in-situ training",
 ) -> tuple[Any, np.ndarray, int, float]:
     """Train converted model `chip` (`to_analog(..., method="in-situ")`) on its chip over
     `data`'s training set: plain SGD at `learning_rate` (weight units), each step's forward
-    through the chip read `t` s after programming, its change fired as pulses
-    (`model_in_situ_step`); digital numbers (biases, norms) take SGD's change exactly.
+    through the chip read `t` s after programming, its change fired as pulses by
+    `algorithm` (`model_in_situ_step`; a Tiki-Taka one needs `with_model_fast_arrays`);
+    digital numbers (biases, norms) take SGD's change exactly.
 
     Args:
         key: epoch e's shuffle is `stream(key, "train", 1, e)`; step s reads with
@@ -113,7 +118,8 @@ def fit_model_in_situ(
     """
     taught = teach_in_situ(
         chip, data.x_train, data.y_train, key=key, epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, t=t, max_pulses=max_pulses, progress=progress, desc=desc,
+        learning_rate=learning_rate, t=t, max_pulses=max_pulses, algorithm=algorithm,
+        progress=progress, desc=desc,
     )  # fmt: skip
     return taught.chip, taught.losses, taught.pulses, taught.seconds_per_epoch
 
@@ -130,6 +136,7 @@ def teach_in_situ(
     learning_rate: ArrayLike = 0.05,
     t: ArrayLike = 1.0,
     max_pulses: int = 31,
+    algorithm: Algorithm = SGD,
     progress: bool = False,
     desc: str = "in-situ training",
     on_epoch: Callable[[], None] | None = None,
@@ -180,8 +187,9 @@ def teach_in_situ(
                 idx = order[j * batch_size : (j + 1) * batch_size]
                 step = np.uint32(e * steps + j)
                 chip, opt_state, value, fired = _step(
-                    chip, opt_state, x[idx], y[idx], key, step, t, rate, loss, max_pulses
-                )
+                    chip, opt_state, x[idx], y[idx], key, step, t, rate, loss, max_pulses,
+                    algorithm,
+                )  # fmt: skip
                 epoch_loss.append(value)
                 epoch_pulses.append(fired)
                 examples += batch_size

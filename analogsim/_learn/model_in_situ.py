@@ -15,11 +15,14 @@ The forward pass is the chip's own (its devices, read noise, converters); the gr
 each analog weight comes from those outputs, straight through the converters, per unit of
 weight (dL/dw = dL/dG+ span / scale, as `chip_gradients` gives it for the built-in
 networks); the optax chain shapes the desired change, and `pulse_layer` fires it, so what
-lands is what the devices did.
+lands is what the devices did. Under a Tiki-Taka algorithm (`get_algorithm("agad")`, ...)
+the change goes to each weight's fast array instead (`with_model_fast_arrays` adds them),
+and the fast arrays' transfers move the weights.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -32,10 +35,14 @@ from jaxtyping import Array, Int
 from device_models import fold_in
 from device_models._checks import ParameterError, check_int_range
 
+from .._chip.identity import draw_fast_layer
 from .._chip.mapping import conductance_span
-from .._model.convert import analog_weights, path_id
+from .._core.keys import stream
+from .._model.convert import analog_weights, path_id, weight_key
 from .._model.weight import AnalogWeight
+from .algorithms import SGD, Algorithm, check_algorithm
 from .device_update import pulse_layer
+from .tiki_taka import init_fast_array, reads_per_step, tiki_taka_layer
 
 
 def _is_weight(node: Any) -> bool:
@@ -103,14 +110,77 @@ def model_chip_gradients(
     return value, jax.tree.map(per_weight, chip, grads, is_leaf=_is_weight)
 
 
+def with_model_fast_arrays(chip: Any, algorithm: Algorithm, *, key: Array) -> Any:
+    """Converted model `chip`, programmed on chip `key` (the key `to_analog` took), with the
+    fast array `algorithm` learns through beside each analog weight.
+
+    Weight `path`'s fast devices are drawn as `make_chip(..., fast_arrays=True)` draws a
+    layer's, from its identity key `stream(weight_key(key, path), "identity")` (a weight
+    whose identity is regenerated draws them again at every product, the same bits), and
+    written for `algorithm` by `init_fast_array` from `stream(weight_key(key, path), "fast",
+    0)`. The weights' own devices and state are unchanged.
+
+    Raises:
+        ParameterError: `algorithm` is plain SGD, or does not apply to a weight's devices.
+    """
+    if not algorithm.tiki_taka:
+        raise ParameterError(f"algorithm {algorithm.name!r} learns without fast arrays")
+
+    def add(w: Any) -> Any:
+        if not _is_weight(w):
+            return w
+        check_algorithm(w.spec, algorithm)
+        layer, fast = _fast_array(w, algorithm, weight_key(key, w.path))
+        held = None if w.identity is None else layer
+        return dataclasses.replace(w, identity=held, state=dataclasses.replace(w.state, fast=fast))
+
+    return jax.tree.map(add, chip, is_leaf=_is_weight)
+
+
+# compiled: op by op, the symmetry points' bisection takes seconds a weight
+@eqx.filter_jit
+def _fast_array(w: AnalogWeight, algorithm: Algorithm, own: Array) -> tuple[Any, Any]:
+    """Weight `w`'s devices with its fast array's identity beside them, and that array
+    written for `algorithm`; `own` its `weight_key`."""
+    shape = w.state.devices.g.shape[-2:]
+    fast_id = draw_fast_layer(w.spec, shape, key=stream(own, "identity"), index=0)
+    layer = dataclasses.replace(w.devices(), fast=fast_id)
+    return layer, init_fast_array(w.spec, algorithm, layer, key=stream(own, "fast", 0))
+
+
+def without_model_fast_arrays(chip: Any) -> Any:
+    """Converted model `chip` without its weights' fast arrays (`with_model_fast_arrays`):
+    the weights a Tiki-Taka run learned are their own arrays', and this is the chip that
+    computes with them (and that `save_model` saves)."""
+
+    def drop(w: Any) -> Any:
+        if not _is_weight(w) or w.state.fast is None:
+            return w
+        held = None if w.identity is None else dataclasses.replace(w.identity, fast=None)
+        return dataclasses.replace(w, identity=held, state=dataclasses.replace(w.state, fast=None))
+
+    return jax.tree.map(drop, chip, is_leaf=_is_weight)
+
+
 def apply_model_updates(
-    chip: Any, updates: Any, *, key: Array, max_pulses: int = 31
+    chip: Any,
+    updates: Any,
+    *,
+    key: Array,
+    max_pulses: int = 31,
+    algorithm: Algorithm = SGD,
+    batch: int = 1,
 ) -> tuple[Any, Int[Array, ""]]:
     """Desired changes `updates` (shaped like `model_weights(chip)`, weight units) applied to
     converted model `chip`: each analog weight's fired as pulses on its devices (weight
     `path` draws from `fold_in(key, path_id(path))`; `pulse_layer`), the digital numbers'
-    added. Returns (chip, pulses fired, refresh pulses included)."""
+    added. Returns (chip, pulses fired, refresh pulses included).
+
+    Under a Tiki-Taka `algorithm` each weight's change goes to its fast array
+    (`tiki_taka_layer`, reading rows for a step of `batch` examples; the chip needs
+    `with_model_fast_arrays`), and the fast array's transfers move the weight."""
     check_int_range("max_pulses", max_pulses, 1, 1_000_000)
+    check_int_range("batch", batch, 1, 1 << 30)
     fired = []
 
     def apply(node: Any, change: Any) -> Any:
@@ -121,14 +191,25 @@ def apply_model_updates(
                     "pulsed-update model; train in situ on a pulsed preset (see `analogsim "
                     "devices`) programmed with to_analog(..., method='in-situ')"
                 )
-            state, f, _ = pulse_layer(
-                node.spec,
-                node.devices(),
-                node.state,
-                change,
-                key=fold_in(key, path_id(node.path)),
-                max_pulses=max_pulses,
-            )
+            own = fold_in(key, path_id(node.path))
+            if algorithm.tiki_taka:
+                check_algorithm(node.spec, algorithm)
+                if node.state.fast is None:
+                    raise ParameterError(
+                        f"analog weight {node.path}: algorithm {algorithm.name!r} learns "
+                        "through a fast array beside each weight; add them with "
+                        "with_model_fast_arrays(chip, algorithm, key=the chip's key)"
+                    )
+                reads = reads_per_step(algorithm, batch, node.state.devices.g.shape[-2])
+                state, f = tiki_taka_layer(
+                    node.spec, algorithm, node.devices(), node.state, change, key=own,
+                    reads=reads, max_pulses=max_pulses,
+                )  # fmt: skip
+            else:
+                state, f, _ = pulse_layer(
+                    node.spec, node.devices(), node.state, change, key=own,
+                    max_pulses=max_pulses,
+                )  # fmt: skip
             fired.append(f)
             return eqx.tree_at(lambda w: w.state, node, state)
         if change is None:
@@ -148,17 +229,22 @@ def model_in_situ_step(
     key: Array,
     max_pulses: int = 31,
     digital: bool = True,
+    algorithm: Algorithm = SGD,
+    batch: int = 1,
     **kwargs: Any,
 ) -> tuple[Any, optax.OptState, Array, Int[Array, ""]]:
     """One training step of converted model `chip` on its chip: `loss(chip, *args, **kwargs)`
     through the chip (`model_chip_gradients`), the optax chain `opt` (state from
     `opt.init(model_weights(chip, digital=digital))`) for the desired change, pulses from
-    `key` (`apply_model_updates`). Pure: jit it, or vmap it over a fleet's chips.
+    `key` (`apply_model_updates`: by `algorithm`, for a step of `batch` examples). Pure: jit
+    it, or vmap it over a fleet's chips.
 
     Returns:
         (chip, opt_state, loss, pulses fired).
     """
     value, grads = model_chip_gradients(loss, chip, *args, digital=digital, **kwargs)
     changes, opt_state = opt.update(grads, opt_state, model_weights(chip, digital=digital))
-    chip, fired = apply_model_updates(chip, changes, key=key, max_pulses=max_pulses)
+    chip, fired = apply_model_updates(
+        chip, changes, key=key, max_pulses=max_pulses, algorithm=algorithm, batch=batch
+    )
     return chip, opt_state, value, fired

@@ -155,8 +155,8 @@ def tiki_taka_layer(
     # 3. into the buffer, against the reference of the algorithm
     running, past = fast.running_mean, fast.past_mean
     may_write = jnp.ones((reads, 1), bool)
-    period = _agad_period(algorithm)
     if algorithm.name == "agad":
+        period = _agad_period(algorithm)
         # the choppers flip at the last read of every period-th pass: a row read first in a
         # new chopper period takes the running mean of the last one as its reference
         new_period = (sweep > 0) & (sweep % period == 0)
@@ -205,8 +205,8 @@ def tiki_taka_layer(
 
 
 def _agad_period(algorithm: Algorithm) -> Array:
-    """AGAD's chopper period in passes over the rows: max(ceil(1 / chop_prob), 2) (a
-    chop_prob of 0, ttv2's, gives a period that never ends)."""
+    """AGAD's chopper period in passes over the rows: max(ceil(1 / chop_prob), 2)
+    (`get_algorithm` refuses agad's chop_prob of 0)."""
     return jnp.maximum(jnp.ceil(1.0 / algorithm.chop_prob), 2.0).astype(jnp.int32)
 
 

@@ -21,7 +21,9 @@ from .._model.convert import analog_call, to_analog
 from .._nn.data import Dataset
 from .._nn.digital import cross_entropy
 from .._nn.fit_model import digital_model_loss, fit_model, model_accuracy
+from .algorithms import SGD, Algorithm, algorithm_attrs, check_algorithm
 from .fit_in_situ import fit_model_in_situ
+from .model_in_situ import with_model_fast_arrays, without_model_fast_arrays
 from .train import training_dataset
 
 MODEL_MODES = ("digital", "hardware-aware", "in-situ")
@@ -58,6 +60,7 @@ def train_model(
     eval_batch_size: int | None = 500,
     progress: bool = False,
     devices: int | None = None,
+    algorithm: Algorithm = SGD,
 ) -> tuple[xr.Dataset, Any]:
     """Train `model` by `mode` and measure it on `chips` chips.
 
@@ -67,8 +70,12 @@ def train_model(
             `t` s after programming; then programmed on each of `chips` chips, published
             procedure, read at 1 s) or "in-situ" (`model` written onto each chip
             `chip_key(root_key(seed), i)` in the in-situ mapping, then trained there by
-            `fit_model_in_situ`, plain SGD fired as pulses, read `t` s after programming;
-            measured on itself at 1 s; `spec` needs a pulsed preset).
+            `fit_model_in_situ`, SGD's change fired as pulses by `algorithm`, read `t` s
+            after programming; measured on itself at 1 s; `spec` needs a pulsed preset).
+        algorithm: in situ only: how the change reaches the devices (`get_algorithm`;
+            plain SGD by default). A Tiki-Taka one learns through fast arrays drawn from
+            each chip's key (`with_model_fast_arrays`); the chips returned hold their
+            weights' arrays alone.
         batch_size, learning_rate: None: 128 and 1e-3 (AdamW), 16 and 0.05 in situ (SGD).
         name: the model's name in the dataset's attributes.
         eval_batch_size: test examples per read on the chips (`simulate_model`).
@@ -86,11 +93,13 @@ def train_model(
     default_batch, default_rate = DEFAULT_SCHEDULE[mode]
     batch_size = batch_size or default_batch
     learning_rate = learning_rate or default_rate
+    if mode != "in-situ" and algorithm.name != SGD.name:
+        raise ParameterError(f"algorithm {algorithm.name!r} trains in situ: use mode 'in-situ'")
     if mode == "in-situ":
         return _train_in_situ(
             spec, model, data, name=name, chips=chips, epochs=epochs, seed=seed,
             batch_size=batch_size, learning_rate=learning_rate, t=t,
-            eval_batch_size=eval_batch_size, progress=progress,
+            eval_batch_size=eval_batch_size, progress=progress, algorithm=algorithm,
         )  # fmt: skip
     loss = digital_model_loss
     if mode == "hardware-aware":
@@ -139,10 +148,12 @@ def _train_in_situ(
     t: ArrayLike,
     eval_batch_size: int | None,
     progress: bool,
+    algorithm: Algorithm,
 ) -> tuple[xr.Dataset, list[Any]]:
     """`train_model`'s in-situ mode: one chip after another (a chip's training is a long
     loop of small compiled steps; they share one compiled step)."""
     check_int_range("chips", chips, 1, 10**6)
+    check_algorithm(spec, algorithm)
     root = root_key(seed)
     x, y, per_read = test_batches(data, eval_batch_size)
     at_1s = jnp.ones(1, jnp.float32)
@@ -150,11 +161,14 @@ def _train_in_situ(
     for i in range(chips):
         key = chip_key(root, i)
         chip = to_analog(model, spec, key=key, method="in-situ")
+        if algorithm.tiki_taka:
+            chip = with_model_fast_arrays(chip, algorithm, key=key)
         chip, epoch_loss, fired, _ = fit_model_in_situ(
             chip, data, key=key, epochs=epochs, batch_size=batch_size,
-            learning_rate=learning_rate, t=t, progress=progress,
-            desc=f"in-situ training, chip {i + 1}/{chips}",
+            learning_rate=learning_rate, t=t, algorithm=algorithm, progress=progress,
+            desc=f"in-situ training ({algorithm.name}), chip {i + 1}/{chips}",
         )  # fmt: skip
+        chip = without_model_fast_arrays(chip)
         measured = converted_accuracy_jit(chip, at_1s, x, y, key=key, batch_size=per_read)
         trained.append(chip)
         acc.append(float(measured[0]))
@@ -165,4 +179,5 @@ def _train_in_situ(
         spec, acc, np.stack(loss), extra, dataset=data.name, network=name, mode="in-situ",
         seed=seed,
     )  # fmt: skip
+    ds.attrs.update(algorithm_attrs(algorithm))
     return ds, trained

@@ -26,7 +26,7 @@ from .._chip.identity import LayerIdentity, make_chip
 from .._chip.mapping import conductance_span
 from .._chip.spec import HardwareSpec
 from .._chip.state import LayerState
-from .._core.products import PRECISION
+from .._core.precision import PRECISION
 
 # the vmap axis `analog_call` names when it runs a model one example at a time
 EXAMPLE_AXIS = "analogsim_example"
@@ -94,7 +94,9 @@ class AnalogWeight(quax.ArrayValue):
             return self.identity
         shape = self.state.devices.g.shape[1:]
         key = jax.random.wrap_key_data(self.identity_key)
-        return make_chip(self.spec, [shape], key=key).layers[0]
+        # a Tiki-Taka fast array's devices are regenerated with the weight's own
+        fast = self.state.fast is not None
+        return make_chip(self.spec, [shape], key=key, fast_arrays=fast).layers[0]
 
     def held(self) -> Array:
         """The weight its conductance state holds, scale (G+ - G-) / span, in the model's

@@ -27,6 +27,7 @@ from ..._core.keys import chip_key, root_key, stream
 from ..._fleet.model_fleet import converted_accuracy_jit, test_batches
 from ..._learn.distill import soft_targets
 from ..._learn.fit_in_situ import Taught, chip_loss, teach_in_situ
+from ..._learn.model_in_situ import with_model_fast_arrays, without_model_fast_arrays
 from ..._learn.train_model import hardware_aware_model_loss
 from ..._model.convert import analog_call, analog_weights, to_analog
 from ..._model.products import read_vectors
@@ -171,10 +172,11 @@ class ModelRun:
         self.source_start[vi] = self.accuracy(start, self.key_a)
         n = s.source_examples
         taught = self.teach(
-            start, self.data.x_train[:n], self.data.y_train[:n], key=stream(self.key_a, "train"),
-            epochs=s.epochs, batch_size=s.batch_size, desc="chip A learns",
+            self.with_fast_arrays(start, self.key_a), self.data.x_train[:n],
+            self.data.y_train[:n], key=stream(self.key_a, "train"), epochs=s.epochs,
+            batch_size=s.batch_size, desc="chip A learns",
         )  # fmt: skip
-        chip_a = self.model_chip = taught.chip
+        chip_a = self.model_chip = without_model_fast_arrays(taught.chip)
         self.source[vi] = self.accuracy(chip_a, self.key_a)
         self.source_moved[vi] = weight_change(start, chip_a)
         self.source_pulses[vi] = taught.pulses
@@ -192,11 +194,19 @@ class ModelRun:
             vi, spec, deploy, hardware_aware, chip_a, g, g_cycles, w, w_cycles, soft
         )
 
+    def with_fast_arrays(self, chip: Any, key: Array) -> Any:
+        """Converted model `chip` (chip `key`) ready to learn by the run's algorithm: with
+        the fast arrays of a Tiki-Taka one (`with_model_fast_arrays`, drawn at the
+        variation of the chip's own weights), as it is for plain SGD."""
+        algorithm = self.settings.algorithm
+        return with_model_fast_arrays(chip, algorithm, key=key) if algorithm.tiki_taka else chip
+
     def teach(self, chip: Any, x: Any, y: Any, *, loss: Any = chip_loss, **kwargs: Any) -> Taught:
-        """`teach_in_situ` at the run's learning rate, advancing the bar by epochs."""
+        """`teach_in_situ` at the run's learning rate and by its algorithm (the chip carries
+        its fast arrays: `with_fast_arrays`), advancing the bar by epochs."""
         return teach_in_situ(
             chip, x, y, loss=loss, learning_rate=self.settings.learning_rate,
-            on_epoch=lambda: self.bar.update(1), **kwargs,
+            algorithm=self.settings.algorithm, on_epoch=lambda: self.bar.update(1), **kwargs,
         )  # fmt: skip
 
     def read_cycles_per_example(self, chip: Any) -> int:

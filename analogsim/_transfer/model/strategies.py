@@ -12,6 +12,7 @@ import numpy as np
 
 from ..._core.keys import stream
 from ..._learn.fit_in_situ import chip_distill_loss, chip_loss
+from ..._learn.model_in_situ import without_model_fast_arrays
 from ..._model.convert import analog_weights, to_analog
 from ..._nn.fit_model import model_accuracy
 from ..copy import verify_read_cycles
@@ -82,13 +83,18 @@ def _teach(
     costs)."""
     key_b = run.keys_b[i]
     chip_b, cycles, writes = weights_copy(run, at, i)
+    # a Tiki-Taka algorithm teaches through the target's own fast arrays, drawn at its
+    # variation (the copy's weights carry the targets' spec)
+    start = run.with_fast_arrays(chip_b, key_b)
     batch = min(batch_size, len(x))
     total = epochs * (len(x) // batch) * batch
     taught = run.teach(
-        chip_b, x, y, loss=loss, key=stream(key_b, "transfer", index), epochs=epochs,
+        start, x, y, loss=loss, key=stream(key_b, "transfer", index), epochs=epochs,
         batch_size=batch, checkpoints=checkpoints(total, batch, run.settings.curve_points),
         evaluate=lambda chip: (
-            copy_accuracy(run, at, i) if chip is chip_b else run.accuracy(chip, key_b)
+            copy_accuracy(run, at, i)
+            if chip is start
+            else run.accuracy(without_model_fast_arrays(chip), key_b)
         ),
         desc=f"{name}, chip {i + 1}",
     )  # fmt: skip

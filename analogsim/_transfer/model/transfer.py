@@ -16,6 +16,7 @@ import xarray as xr
 
 from ..._chip.spec import HardwareSpec, traced
 from ..._core.progress import progress_bar
+from ..._learn.algorithms import check_algorithm
 from ..._learn.in_situ import check_in_situ_spec
 from ..._nn.data import Dataset
 from ..transfer import STRATEGIES, check_run
@@ -80,6 +81,7 @@ def transfer_model(
     settings.check()
     settings = settings.for_examples(data.x_train.shape[0])
     spec = traced(check_in_situ_spec(spec))
+    check_algorithm(spec, settings.algorithm)
     schedule = {**DEFAULT_SCHEDULE, **(schedule or {})}
     run = ModelRun(
         spec, model, data, name=name, chips=chips, variation=variation,
