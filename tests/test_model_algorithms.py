@@ -10,25 +10,13 @@ import optax
 import pytest
 import xarray as xr
 from test_model_cli import user_files  # noqa: F401  (a fixture)
+from test_model_in_situ import CHIP, X, Y, loss, mlp
 
 import analogsim as A
 from analogsim._cli.main import main
 from analogsim._cli.models import load_factory
 from analogsim._model.convert import analog_weights
-from analogsim._nn.digital import cross_entropy
 from device_models import ParameterError, fold_in
-
-CHIP = A.chip_key(A.root_key(0), 2)
-X = jax.random.normal(jax.random.key(1), (12, 8))
-Y = jnp.arange(12) % 4
-
-
-def mlp(key=0):
-    return eqx.nn.MLP(8, 4, 16, 1, key=jax.random.key(key))
-
-
-def loss(chip, x, y, key):
-    return cross_entropy(A.analog_call(chip, x, t=1.0, key=key, in_axes=0), y)
 
 
 def steps(chip, algorithm, n, x=X, y=Y, rate=0.1):
@@ -92,6 +80,8 @@ def test_held_and_regenerated_fast_arrays_train_the_same():
         assert not np.array_equal(wa.state.fast.devices.g, w0.state.fast.devices.g)
 
 
+# 16 s; in CI, train --model --algorithm ttv2 learns a task to over 80% through fast arrays
+@pytest.mark.slow
 def test_a_model_learns_through_its_fast_arrays():
     """TTv2 on a 4-class problem: from chance to well above it, the weights moved only by
     the fast arrays' transfers."""
@@ -137,7 +127,7 @@ def test_train_a_users_model_in_situ_by_an_algorithm(user_files, tmp_path, capsy
     assert "in-situ training by ttv2" in capsys.readouterr().out
     ds = xr.load_dataset(tmp_path / "t" / "train.nc")
     assert ds.attrs["algorithm"] == "ttv2" and ds.attrs["algorithm_fast_lr"] > 0
-    assert np.all(ds["pulses"].values > 0) and np.all(ds["test_accuracy"].values > 0.6)
+    assert np.all(ds["pulses"].values > 0) and np.all(ds["test_accuracy"].values > 0.8)
     data = A.load_npz(task, flatten=False)
     model = load_factory(f"{code}:make")(data, key=A.stream(A.root_key(0), "train", 0))
     key = A.chip_key(A.root_key(0), 0)
