@@ -93,18 +93,16 @@ def run(args: argparse.Namespace) -> None:
     report(args, spec, ds, args.network, kept)
 
 
-def run_model(args: argparse.Namespace, spec: Any, algorithm: Any = None) -> None:
+def run_model(args: argparse.Namespace, spec: Any, algorithm: Any) -> None:
     """`train --model`: a JAX model trained digitally, hardware-aware or in situ on each chip,
     then measured on the chips."""
-    from .._learn.algorithms import SGD
     from .._learn.in_situ_fleet import TrainingError
     from .._learn.train_model import train_model
     from .._nn.model_file import save_model
     from .models import model_info, model_schedule, untrained_model
 
     mode = args.mode or "hardware-aware"
-    algorithm = algorithm or SGD
-    if mode != "in-situ" and algorithm.name != "sgd":
+    if mode != "in-situ" and algorithm.tiki_taka:
         raise CommandError(f"--algorithm {algorithm.name} trains in situ: use --mode in-situ")
     model, data, workload = untrained_model(args)
     schedule = model_schedule(args, workload)

@@ -275,7 +275,7 @@ def run_model(args: argparse.Namespace, strategies: tuple[str, ...], algorithm: 
         temperature=args.temperature,
         finetune_examples=args.finetune_examples,
         learning_rate=args.lr,
-        algorithm=None if algorithm.name == "sgd" else algorithm,
+        algorithm=algorithm,
     )
     changes = {**quick.get("settings", {}), **{k: v for k, v in given.items() if v is not None}}
     try:

@@ -71,27 +71,39 @@ def apply_to_devices(
     layers, fired, refreshed = [], jnp.int32(0), jnp.int32(0)
     for index, (layer_id, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
         u = None if uniforms is None else uniforms[index]
-        if algorithm.tiki_taka:
-            reads = reads_per_step(algorithm, batch, sl.devices.g.shape[-2])
-            sl, f = tiki_taka_layer(
-                spec, algorithm, layer_id, sl, updates["w"][index], key=keys[index],
-                reads=reads, max_pulses=max_pulses, uniforms=u,
-            )  # fmt: skip
-            layers.append(eqx.tree_at(lambda s: s.bias, sl, sl.bias + updates["b"][index]))
-            fired = fired + f
-            continue
-        sl, f, r = pulse_layer(
-            spec,
-            layer_id,
-            sl,
-            updates["w"][index],
-            key=keys[index],
-            max_pulses=max_pulses,
-            uniforms=u,
-        )
+        sl, f, r = update_layer(
+            spec, algorithm, layer_id, sl, updates["w"][index], key=keys[index], batch=batch,
+            max_pulses=max_pulses, uniforms=u,
+        )  # fmt: skip
         layers.append(eqx.tree_at(lambda s: s.bias, sl, sl.bias + updates["b"][index]))
         fired, refreshed = fired + f, refreshed + r
     return ChipState(layers=tuple(layers)), fired, refreshed
+
+
+def update_layer(
+    spec: HardwareSpec,
+    algorithm: Algorithm,
+    layer: LayerIdentity,
+    state: LayerState,
+    dw: Float[Array, "rows cols"],
+    *,
+    key: Array,
+    batch: int = 1,
+    max_pulses: int = 31,
+    uniforms: Float[Array, "rows cols"] | None = None,
+) -> tuple[LayerState, Int[Array, ""], Int[Array, ""]]:
+    """One layer's desired weight change `dw` (weight units; its bias left alone) fired by
+    `algorithm`: at its devices (`pulse_layer`), or at its fast array for a step of `batch`
+    examples (`tiki_taka_layer`, which refreshes nothing). Returns (state, pulses fired,
+    pairs refreshed)."""
+    if algorithm.tiki_taka:
+        reads = reads_per_step(algorithm, batch, state.devices.g.shape[-2])
+        state, fired = tiki_taka_layer(
+            spec, algorithm, layer, state, dw, key=key, reads=reads, max_pulses=max_pulses,
+            uniforms=uniforms,
+        )  # fmt: skip
+        return state, fired, jnp.int32(0)
+    return pulse_layer(spec, layer, state, dw, key=key, max_pulses=max_pulses, uniforms=uniforms)
 
 
 def pulse_layer(

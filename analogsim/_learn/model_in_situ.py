@@ -14,7 +14,7 @@ numbers beside the arrays.
 The forward pass is the chip's own (its devices, read noise, converters); the gradient of
 each analog weight comes from those outputs, straight through the converters, per unit of
 weight (dL/dw = dL/dG+ span / scale, as `chip_gradients` gives it for the built-in
-networks); the optax chain shapes the desired change, and `pulse_layer` fires it, so what
+networks); the optax chain shapes the desired change, and `update_layer` fires it, so what
 lands is what the devices did. Under a Tiki-Taka algorithm (`get_algorithm("agad")`, ...)
 the change goes to each weight's fast array instead (`with_model_fast_arrays` adds them),
 and the fast arrays' transfers move the weights.
@@ -35,14 +35,12 @@ from jaxtyping import Array, Int
 from device_models import fold_in
 from device_models._checks import ParameterError, check_int_range
 
-from .._chip.identity import draw_fast_layer
 from .._chip.mapping import conductance_span
-from .._core.keys import stream
 from .._model.convert import analog_weights, path_id, weight_key
 from .._model.weight import AnalogWeight
 from .algorithms import SGD, Algorithm, check_algorithm
-from .device_update import pulse_layer
-from .tiki_taka import init_fast_array, reads_per_step, tiki_taka_layer
+from .device_update import update_layer
+from .tiki_taka import with_fast_array
 
 
 def _is_weight(node: Any) -> bool:
@@ -114,11 +112,10 @@ def with_model_fast_arrays(chip: Any, algorithm: Algorithm, *, key: Array) -> An
     """Converted model `chip`, programmed on chip `key` (the key `to_analog` took), with the
     fast array `algorithm` learns through beside each analog weight.
 
-    Weight `path`'s fast devices are drawn as `make_chip(..., fast_arrays=True)` draws a
-    layer's, from its identity key `stream(weight_key(key, path), "identity")` (a weight
-    whose identity is regenerated draws them again at every product, the same bits), and
-    written for `algorithm` by `init_fast_array` from `stream(weight_key(key, path), "fast",
-    0)`. The weights' own devices and state are unchanged.
+    Weight `path` is a chip of one layer whose key is `weight_key(key, path)`, and its fast
+    array is that layer's (`with_fast_array`, index 0): drawn as `make_chip(...,
+    fast_arrays=True)` draws it (a weight whose identity is regenerated draws it again at
+    every product, the same bits). The weights' own devices and state are unchanged.
 
     Raises:
         ParameterError: `algorithm` is plain SGD, or does not apply to a weight's devices.
@@ -130,22 +127,18 @@ def with_model_fast_arrays(chip: Any, algorithm: Algorithm, *, key: Array) -> An
         if not _is_weight(w):
             return w
         check_algorithm(w.spec, algorithm)
-        layer, fast = _fast_array(w, algorithm, weight_key(key, w.path))
+        layer, state = _with_fast_array(
+            w.spec, algorithm, w.devices(), w.state, key=weight_key(key, w.path), index=0
+        )
         held = None if w.identity is None else layer
-        return dataclasses.replace(w, identity=held, state=dataclasses.replace(w.state, fast=fast))
+        return dataclasses.replace(w, identity=held, state=state)
 
     return jax.tree.map(add, chip, is_leaf=_is_weight)
 
 
-# compiled: op by op, the symmetry points' bisection takes seconds a weight
-@eqx.filter_jit
-def _fast_array(w: AnalogWeight, algorithm: Algorithm, own: Array) -> tuple[Any, Any]:
-    """Weight `w`'s devices with its fast array's identity beside them, and that array
-    written for `algorithm`; `own` its `weight_key`."""
-    shape = w.state.devices.g.shape[-2:]
-    fast_id = draw_fast_layer(w.spec, shape, key=stream(own, "identity"), index=0)
-    layer = dataclasses.replace(w.devices(), fast=fast_id)
-    return layer, init_fast_array(w.spec, algorithm, layer, key=stream(own, "fast", 0))
+# compiled (op by op, the symmetry points' bisection takes seconds a weight), once per
+# array shape: the weight itself is not an argument, its path would be compiled in
+_with_fast_array = eqx.filter_jit(with_fast_array)
 
 
 def without_model_fast_arrays(chip: Any) -> Any:
@@ -172,13 +165,11 @@ def apply_model_updates(
     batch: int = 1,
 ) -> tuple[Any, Int[Array, ""]]:
     """Desired changes `updates` (shaped like `model_weights(chip)`, weight units) applied to
-    converted model `chip`: each analog weight's fired as pulses on its devices (weight
-    `path` draws from `fold_in(key, path_id(path))`; `pulse_layer`), the digital numbers'
-    added. Returns (chip, pulses fired, refresh pulses included).
-
-    Under a Tiki-Taka `algorithm` each weight's change goes to its fast array
-    (`tiki_taka_layer`, reading rows for a step of `batch` examples; the chip needs
-    `with_model_fast_arrays`), and the fast array's transfers move the weight."""
+    converted model `chip`: each analog weight's fired by `algorithm` (weight `path` draws
+    from `fold_in(key, path_id(path))`; `update_layer`: pulses on its devices, or under a
+    Tiki-Taka algorithm on its fast array for a step of `batch` examples, the chip holding
+    them by `with_model_fast_arrays`), the digital numbers' added. Returns (chip, pulses
+    fired, refresh pulses included)."""
     check_int_range("max_pulses", max_pulses, 1, 1_000_000)
     check_int_range("batch", batch, 1, 1 << 30)
     fired = []
@@ -191,25 +182,17 @@ def apply_model_updates(
                     "pulsed-update model; train in situ on a pulsed preset (see `analogsim "
                     "devices`) programmed with to_analog(..., method='in-situ')"
                 )
-            own = fold_in(key, path_id(node.path))
-            if algorithm.tiki_taka:
-                check_algorithm(node.spec, algorithm)
-                if node.state.fast is None:
-                    raise ParameterError(
-                        f"analog weight {node.path}: algorithm {algorithm.name!r} learns "
-                        "through a fast array beside each weight; add them with "
-                        "with_model_fast_arrays(chip, algorithm, key=the chip's key)"
-                    )
-                reads = reads_per_step(algorithm, batch, node.state.devices.g.shape[-2])
-                state, f = tiki_taka_layer(
-                    node.spec, algorithm, node.devices(), node.state, change, key=own,
-                    reads=reads, max_pulses=max_pulses,
-                )  # fmt: skip
-            else:
-                state, f, _ = pulse_layer(
-                    node.spec, node.devices(), node.state, change, key=own,
-                    max_pulses=max_pulses,
-                )  # fmt: skip
+            if algorithm.tiki_taka and node.state.fast is None:
+                raise ParameterError(
+                    f"analog weight {node.path}: algorithm {algorithm.name!r} learns through "
+                    "a fast array beside each weight; add them with "
+                    "with_model_fast_arrays(chip, algorithm, key=the chip's key)"
+                )
+            check_algorithm(node.spec, algorithm)
+            state, f, _ = update_layer(
+                node.spec, algorithm, node.devices(), node.state, change,
+                key=fold_in(key, path_id(node.path)), batch=batch, max_pulses=max_pulses,
+            )  # fmt: skip
             fired.append(f)
             return eqx.tree_at(lambda w: w.state, node, state)
         if change is None:

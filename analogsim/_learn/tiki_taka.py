@@ -80,18 +80,34 @@ def with_fast_arrays(
     key: Array,
 ) -> tuple[ChipIdentity, ChipState]:
     """Chip `key` (`chip`, its weights written in `state`, e.g. by a copy) with the fast
-    arrays `algorithm` learns through (`init_in_situ` writes them this way): identity by
-    `draw_fast_layer` as `make_chip(..., key=stream(key, "identity"), fast_arrays=True)`
-    draws it, state by `init_fast_array` from `stream(key, "fast", l)`."""
-    layers, states = [], []
-    for index, (layer, sl) in enumerate(zip(chip.layers, state.layers, strict=True)):
-        shape = tuple(int(n) for n in sl.devices.g.shape[-2:])
-        fast_id = draw_fast_layer(spec, shape, key=stream(key, "identity"), index=index)
-        layer = dataclasses.replace(layer, fast=fast_id)
-        fast = init_fast_array(spec, algorithm, layer, key=stream(key, "fast", index))
-        layers.append(layer)
-        states.append(dataclasses.replace(sl, fast=fast))
+    arrays `algorithm` learns through (`init_in_situ` writes them this way), layer l's by
+    `with_fast_array(..., key=key, index=l)`."""
+    pairs = [
+        with_fast_array(spec, algorithm, layer, sl, key=key, index=index)
+        for index, (layer, sl) in enumerate(zip(chip.layers, state.layers, strict=True))
+    ]
+    layers, states = zip(*pairs, strict=True)
     return ChipIdentity(layers=tuple(layers)), ChipState(layers=tuple(states))
+
+
+def with_fast_array(
+    spec: HardwareSpec,
+    algorithm: Algorithm,
+    layer: LayerIdentity,
+    state: LayerState,
+    *,
+    key: Array,
+    index: int,
+) -> tuple[LayerIdentity, LayerState]:
+    """Layer `index` of chip `key` (`layer`, its weights written in `state`) with its fast
+    array beside it: identity by `draw_fast_layer` as `make_chip(..., key=stream(key,
+    "identity"), fast_arrays=True)` draws it, state by `init_fast_array` from `stream(key,
+    "fast", index)`. A converted model's weight is a chip of one layer, its `weight_key`."""
+    shape = tuple(int(n) for n in state.devices.g.shape[-2:])
+    fast_id = draw_fast_layer(spec, shape, key=stream(key, "identity"), index=index)
+    layer = dataclasses.replace(layer, fast=fast_id)
+    fast = init_fast_array(spec, algorithm, layer, key=stream(key, "fast", index))
+    return layer, dataclasses.replace(state, fast=fast)
 
 
 def reads_per_step(algorithm: Algorithm, batch: int, rows: int) -> int:

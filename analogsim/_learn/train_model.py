@@ -93,7 +93,7 @@ def train_model(
     default_batch, default_rate = DEFAULT_SCHEDULE[mode]
     batch_size = batch_size or default_batch
     learning_rate = learning_rate or default_rate
-    if mode != "in-situ" and algorithm.name != SGD.name:
+    if mode != "in-situ" and algorithm.tiki_taka:
         raise ParameterError(f"algorithm {algorithm.name!r} trains in situ: use mode 'in-situ'")
     if mode == "in-situ":
         return _train_in_situ(
